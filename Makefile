@@ -1,0 +1,47 @@
+# smoothgrad: the two quick-start commands are `make figures` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py | cksum | cut -d' ' -f1)
+JOBS ?= 2
+MODE ?= quick
+
+.PHONY: install figures test check-export lint nbtest pytest docs bench clean
+
+$(STAMP): settings.ini setup.py
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+figures: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m smoothgrad.reproduce --mode $(MODE) --jobs $(JOBS)
+
+## every check: stale exports / unclean notebooks, lint, notebook tests, pytest
+test: $(STAMP) check-export lint nbtest pytest
+
+check-export: $(STAMP)
+	@before="$$(git status --porcelain; git diff | cksum)"; \
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean; \
+	after="$$(git status --porcelain; git diff | cksum)"; \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "nbdev_export/nbdev_clean changed files: run them and commit"; git status --porcelain; exit 1; \
+	else echo "exports and notebooks are clean"; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check smoothgrad tests benchmarks
+
+nbtest: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^_' --skip_folder_re '^(_|\.|experiments)'
+
+pytest: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2 -m "not slow and not gpu" tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_ttfs.py
+
+clean:
+	rm -rf runs _docs _proc
