@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['exponential_decay', 'clip_by_value', 'global_norm', 'clip_by_global_norm', 'Optimizer', 'SGD', 'Adam', 'AdaBelief']
 
-# %% ../nbs/07_optim.ipynb #cf80f032
+# %% ../nbs/07_optim.ipynb #7d5c05a3
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-# %% ../nbs/07_optim.ipynb #feb309d3
+# %% ../nbs/07_optim.ipynb #7a6684de
 def exponential_decay(lr0: float, decay_steps: float) -> Callable[[int], float]:
     """Exponentially decaying learning rate `step -> lr0 * exp(-step / decay_steps)`.
 
@@ -31,7 +31,7 @@ def exponential_decay(lr0: float, decay_steps: float) -> Callable[[int], float]:
     schedule.lr0, schedule.decay_steps = lr0, decay_steps
     return schedule
 
-# %% ../nbs/07_optim.ipynb #a50f6638
+# %% ../nbs/07_optim.ipynb #0de5f97f
 def _check_arrays(xs, name: str) -> list:
     if isinstance(xs, np.ndarray) or not isinstance(xs, Sequence):
         raise TypeError(f"{name} must be a list or tuple of NumPy arrays, got {type(xs).__name__}")
@@ -75,7 +75,7 @@ def clip_by_global_norm(grads: Sequence[np.ndarray], max_norm: float) -> list[np
     scale = max_norm / norm if norm > max_norm else 1.0
     return [(g * scale).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #9cfd8bab
+# %% ../nbs/07_optim.ipynb #9dfd40dc
 class Optimizer:
     """Base class: in-place first-order optimiser on a list of NumPy arrays.
 
@@ -168,7 +168,7 @@ class Optimizer:
                 raise ValueError(f"d is missing the optimiser buffer {e}") from None
         self.state = state
 
-# %% ../nbs/07_optim.ipynb #82bb21bf
+# %% ../nbs/07_optim.ipynb #5a58e27f
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with heavy-ball momentum.
 
@@ -191,7 +191,7 @@ class SGD(Optimizer):
             g = v
         p -= p.dtype.type(lr) * g
 
-# %% ../nbs/07_optim.ipynb #e70ce903
+# %% ../nbs/07_optim.ipynb #7866d4d6
 def _check_betas(betas):
     try:
         b1, b2 = (float(b) for b in betas)
