@@ -32,7 +32,7 @@ check-export: $(STAMP)
 	else echo "exports and notebooks are clean"; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check smoothgrad tests benchmarks
+	$(BIN)/ruff check smoothgrad tests $(wildcard benchmarks scripts)
 
 nbtest: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^_' --skip_folder_re '^(_|\.|experiments)'
