@@ -1,0 +1,163 @@
+"""Tests for smoothgrad.layered: time change, pseudospike, layered forward vs simulate, exact VJP vs finite
+differences, and smoothness of the S2 spike times and derivatives across the transitions."""
+import math
+
+import numpy as np
+import pytest
+
+from smoothgrad.layered import (
+    layered_forward,
+    layered_output_times,
+    layered_vjp,
+    s2_network,
+    s2_sweep,
+    s2_transitions,
+    window_g,
+    window_g_grad,
+    window_pseudospike,
+    window_pseudospike_grad,
+)
+from smoothgrad.neurons import QIF
+from smoothgrad.simulate import simulate
+
+Q = QIF()
+
+
+def central(f, x, h=1e-6):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("d", [1.0, 2.0, 4.0])
+@pytest.mark.parametrize("Theta", [0.25, 0.5, 2.0])
+def test_window_g(d, Theta):
+    assert window_g(0.0, Theta, d) == 0.0 and window_g_grad(0.0, Theta, d)[1] == 1.0
+    assert window_g(Theta, Theta, d) == 1 / d and window_g(2 * Theta, Theta, d) == 1 / d
+    s = 1e-3 * Theta  # g'' (0) = 0: g = s + O(s^3)
+    assert abs(window_g(s, Theta, d) - s) < 10 * s**3 * (1 / Theta**2 + d * d)
+    for r in (0.1, 0.4, 0.8, 0.95):
+        g, gs, gT = window_g_grad(r * Theta, Theta, d)
+        assert gs > 0 if r <= 0.4 else gs >= 0   # flat to rounding near Theta when d Theta is large
+        assert abs(gs - central(lambda x: window_g(x, Theta, d), r * Theta)) < 1e-6 * max(1, abs(gs))
+        assert abs(gT - central(lambda x: window_g(r * Theta, x, d), Theta)) < 1e-6 * max(1, abs(gT))
+
+
+def test_pseudospike_grad_and_limits():
+    a0 = (2 * math.pi) ** 2
+    for kappa in (0.0, 1.0):
+        for V in (-500.0, -1.0, 0.0, 0.7, 3.0, 400.0):
+            for I in (-2.0, 0.5):
+                args = (5.0, 2.0, 1.0, 10.0, a0, kappa)
+                t, tV, tI = window_pseudospike_grad(V, I, *args)
+                assert 5.0 < t <= 5.5
+                assert abs(tV - central(lambda x: window_pseudospike(x, I, *args), V, 1e-6 * max(1, abs(V)))) < 1e-6
+                assert abs(tI - central(lambda x: window_pseudospike(V, x, *args), I)) < 1e-6
+    assert window_pseudospike(-math.inf, 0.0, 5.0, 2.0, 1.0, 10.0, a0, 0.0) == 5.5
+    assert window_pseudospike(math.inf, 0.0, 5.0, 2.0, 1.0, 10.0, a0, 0.0) == 5.0
+
+
+def _net(seed):
+    rng = np.random.default_rng(seed)
+    W = [rng.normal(3, 3, (4, 3)), rng.normal(2, 3, (3, 4)), rng.normal(2, 4, (2, 3))]
+    tin, src = rng.uniform(0, 4, 8), rng.integers(0, 3, 8)
+    x0 = [np.vstack([rng.normal(0, 0.5, w.shape[0]), rng.normal(0, 1, w.shape[0])]) for w in W]
+    return W, tin, src, x0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_forward_matches_simulate(seed):
+    W, tin, src, x0 = _net(seed)
+    tr = layered_forward(Q, W, tin, src, 5.0, 2.0, x0)
+    for l, rec in enumerate(tr.layers):
+        assert rec.T == 5.0 + 0.5 * l
+        assert (rec.input_times < rec.T).all()
+        sim = simulate(Q, np.zeros((W[l].shape[0],) * 2), W[l], rec.input_times, rec.input_sources, rec.T, x0[l])
+        for i in range(W[l].shape[0]):
+            np.testing.assert_allclose(sim.spikes_of(i), rec.spikes[i], rtol=1e-12, atol=1e-12)
+        assert ((rec.pseudo > rec.T) & (rec.pseudo <= rec.T + 0.5)).all()
+    for out, kinds, rec in zip(tr.output_times(3), tr.output_kinds(3), tr.layers):
+        assert ((out < rec.T) == (kinds == 0)).all() and ((out == rec.T + 0.5) == (kinds == 2)).all()
+
+
+@pytest.mark.parametrize("seed,kappa", [(0, 0.0), (1, 0.0), (2, 0.5)])
+def test_vjp_matches_finite_differences(seed, kappa):
+    W, tin, src, x0 = _net(seed)
+    n, h = 3, 1e-6
+    tr = layered_forward(Q, W, tin, src, 5.0, 2.0, x0, kappa=kappa)
+    C = [np.random.default_rng(seed + 10).normal(size=o.shape) for o in tr.output_times(n)]
+    g = layered_vjp(tr, C)
+
+    def f(W_, tin_, x0_):
+        return sum((c * o).sum() for c, o in zip(C, layered_output_times(Q, W_, tin_, src, 5.0, 2.0, n, x0_,
+                                                                          kappa=kappa)))
+
+    def bump(arrs, l, idx, s):
+        out = [a.copy() for a in arrs]
+        out[l][idx] += s
+        return out
+
+    for l in range(len(W)):
+        for idx in np.ndindex(W[l].shape):
+            fd = (f(bump(W, l, idx, h), tin, x0) - f(bump(W, l, idx, -h), tin, x0)) / (2 * h)
+            assert abs(fd - g["weights"][l][idx]) <= 1e-6 * max(1, abs(fd))
+        for idx in np.ndindex(x0[l].shape):
+            fd = (f(W, tin, bump(x0, l, idx, h)) - f(W, tin, bump(x0, l, idx, -h))) / (2 * h)
+            assert abs(fd - g["x0"][l][idx]) <= 1e-6 * max(1, abs(fd))
+    for k in range(len(tin)):
+        fd = (f(W, bump([tin], 0, k, h)[0], x0) - f(W, bump([tin], 0, k, -h)[0], x0)) / (2 * h)
+        assert abs(fd - g["input_times"][k]) <= 1e-6 * max(1, abs(fd))
+
+
+@pytest.fixture(scope="module")
+def transitions():
+    return s2_transitions()
+
+
+def test_s2_transitions(transitions):
+    names = [t[0] for t in transitions]
+    assert names == ["hidden 1", "output", "hidden 2", "output"]
+    assert abs(transitions[0][1] - 2.4699) < 1e-4
+    assert abs(transitions[2][1] - 3.43) < 1e-6
+    net = s2_network(3.0)
+    assert net["T1"] == 10.0 and net["d"] == 2.0
+
+
+def test_s2_caption_states(transitions):
+    "Active -> ordinary and simultaneously inactive -> active, in each hidden neuron."
+    for r, (name, ws, _, _) in zip((0, 1), (transitions[0], transitions[2])):
+        sw = s2_sweep([ws - 1e-3, ws + 1e-3])
+        assert list(sw["kinds"][0, r]) == [1, 2] and list(sw["kinds"][1, r]) == [0, 1]
+        # the crossing is continuous: both times near T1 and near T2 on either side
+        sw = s2_sweep([ws - 1e-6, ws + 1e-6])
+        assert abs(sw["times"][0, r, 0] - 10.0) < 1e-3 and abs(sw["times"][1, r, 0] - 10.0) < 1e-3
+        assert abs(sw["times"][0, r, 1] - 10.5) < 1e-9 and abs(sw["times"][1, r, 1] - 10.5) < 1e-9
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_s2_steps_shrink_with_grid(transitions, k):
+    "Largest step of t(w) and dt/dw between neighbouring grid points halves with the grid spacing."
+    ws = transitions[k][1]
+    res = []
+    for G in (201, 401):
+        sw = s2_sweep(np.linspace(ws - 1e-3, ws + 1e-3, G))
+        res.append((np.abs(np.diff(sw["times"], axis=0)).max(axis=0), np.abs(np.diff(sw["dtdw"], axis=0)).max(axis=0)))
+    moving = res[0][0] > 1e-12
+    assert moving.sum() >= 2
+    np.testing.assert_allclose(res[0][0][moving] / res[1][0][moving], 2.0, atol=0.1)
+    np.testing.assert_allclose(res[0][1][moving] / res[1][1][moving], 2.0, atol=0.1)
+
+
+def test_s2_sweep_derivative_fd():
+    w = np.array([2.35, 2.52, 3.0, 3.5, 3.9])
+    sw = s2_sweep(w)
+    h = 1e-7
+    fd = (s2_sweep(w + h)["times"] - s2_sweep(w - h)["times"]) / (2 * h)
+    np.testing.assert_allclose(sw["dtdw"], fd, rtol=1e-5, atol=1e-6)
+
+
+def test_input_validation():
+    with pytest.raises(ValueError):
+        layered_forward(Q, [np.ones((2, 3))], [1.0], [5], 5.0, 2.0)
+    with pytest.raises(ValueError):
+        layered_forward(Q, [np.ones((2, 3)), np.ones((1, 3))], [1.0], [0], 5.0, 2.0)
+    with pytest.raises(ValueError):
+        layered_forward(Q, [np.ones((2, 3))], [-1.0], [0], 5.0, 2.0)
