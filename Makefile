@@ -40,6 +40,10 @@ nbtest: $(STAMP)
 pytest: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2 -m "not slow and not gpu" tests
 
+## the notebooks as an offline HTML site under _docs/ (MathJax from a local copy, no Quarto)
+docs: $(STAMP)
+	$(BIN)/python scripts/build_docs.py --out _docs --jobs $(JOBS)
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ttfs.py
 

@@ -7,16 +7,16 @@ __all__ = ['QIF_KIND', 'LIF_KIND', 'THETA_KIND', 'hom', 'dS_dI', 'rotation', 'qi
            'qif_spike_grad', 'qif_flow_grad', 'lif_flow', 'lif_flow_grad', 'lif_crossing', 'lif_time_to_spike',
            'lif_spike_grad', 'phase', 'phase_grad', 'phase_voltage', 'theta_H', 'theta_H_grad', 'QIF', 'LIF', 'Theta']
 
-# %% ../nbs/00_neurons.ipynb #73216937
+# %% ../nbs/00_neurons.ipynb #0374129a
 import math
 
 import numpy as np
 from numba import njit
 
-# %% ../nbs/00_neurons.ipynb #4711e897
+# %% ../nbs/00_neurons.ipynb #8cc98a42
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
-# %% ../nbs/00_neurons.ipynb #5ace8bbe
+# %% ../nbs/00_neurons.ipynb #0f0366a6
 @_jit
 def hom(V):
     "Homogeneous coordinates `(a, b)` of a voltage, `V = a / b`, `b >= 0`, finite also for `V = -inf`."
@@ -54,7 +54,7 @@ def rotation(I, s):
         S = math.tanh(p * s) / p
     return C, S, -0.5 * s * S, dS_dI(I, s, C, S)
 
-# %% ../nbs/00_neurons.ipynb #b6c893a6
+# %% ../nbs/00_neurons.ipynb #d4021ae8
 @_jit
 def qif_flow(V, I, dt, tau):
     "State `(V, I)` of a QIF neuron (tau_s = tau/2) after a time `dt` without input."
@@ -64,7 +64,7 @@ def qif_flow(V, I, dt, tau):
     C, S, _, _ = rotation(I, s)
     return e * (a * C + I * b * S) / (b * C - a * S), I * e * e
 
-# %% ../nbs/00_neurons.ipynb #9a123859
+# %% ../nbs/00_neurons.ipynb #50a2ed24
 @_jit
 def qif_s_star(a, b, I):
     "Value of `s` at which the QIF flow from `V = a/b` with current `I` blows up (`inf` if never)."
@@ -117,7 +117,7 @@ def qif_flow_grad(V, I, dt, tau):
     dV1_ddt = (V1 * (V1 - 1.0) + I1) / tau
     return V1, I1, dV1_dV, dV1_dI, dV1_ddt
 
-# %% ../nbs/00_neurons.ipynb #3fd990c0
+# %% ../nbs/00_neurons.ipynb #80ebc8d9
 @_jit
 def lif_flow(V, I, dt, tau):
     "State `(V, I)` of a LIF neuron (tau_s = tau/2) after `dt` without input or threshold crossing."
@@ -169,7 +169,7 @@ def lif_spike_grad(V, I, tau, threshold):
     vdot = (I * x * x - threshold) / tau
     return -x / vdot, -(x - x * x) / vdot
 
-# %% ../nbs/00_neurons.ipynb #07750cef
+# %% ../nbs/00_neurons.ipynb #cfd7c34f
 @_jit
 def phase(V, c, tau):
     "Phase `(tau/c)(arctan((V - 1/2)/c) + pi/2)` in `[0, tau pi / c]` of a QIF with drive `c^2`; `V = -inf` -> 0."
@@ -211,7 +211,7 @@ def theta_H_grad(phi, w, c, tau):
     den = sn * sn + u * u
     return (tau / c) * math.atan2(sn, u), 1.0 / den, (tau / (c * c)) * sn * sn / den
 
-# %% ../nbs/00_neurons.ipynb #f1c037a9
+# %% ../nbs/00_neurons.ipynb #4f87f142
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
@@ -257,7 +257,7 @@ def _lif_tts_arrays(V, I, tau, threshold, out):
     for k in range(V.size):
         out[k] = lif_time_to_spike(V[k], I[k], tau, threshold)
 
-# %% ../nbs/00_neurons.ipynb #8d6acf62
+# %% ../nbs/00_neurons.ipynb #6dff011d
 class QIF:
     """Quadratic integrate-and-fire neuron with exponentially decaying synaptic current, tau_s = tau/2.
 
