@@ -1,0 +1,212 @@
+"""Tests for smoothgrad.gradients: exact gradients vs central finite differences, continuity, batches, errors."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smoothgrad.gradients import check_grad, output_times_vjp, output_times_vjp_batch
+from smoothgrad.neurons import LIF, QIF, Theta
+from smoothgrad.pseudo import output_times
+
+qif, lif, theta = QIF(), LIF(), Theta()
+TOL = 1e-6
+
+
+def fd_errors(neuron, w, w_in, tin, src, T, n, cot, x0=None, names=("w", "w_in", "input_times", "x0"), h=1e-6):
+    out, g = output_times_vjp(neuron, w, w_in, tin, src, T, n, cot, x0)
+    base = dict(w=w, w_in=w_in, input_times=tin, input_sources=src, T=T, n=n, x0=x0)
+    if x0 is None:
+        base["x0"] = np.zeros((2, w.shape[0])) if neuron.kind != 2 else np.full(w.shape[0], neuron.period / 2)
+    errs = {}
+    for name in names:
+        f = lambda v, name=name: (cot * output_times(neuron, **(base | {name: v}))).sum()
+        errs[name] = check_grad(f, base[name], g[name], h=h.get(name, 1e-6) if isinstance(h, dict) else h)[0]
+    return out, g, errs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_recurrent_qif(seed):
+    rng = np.random.default_rng(100 + seed)
+    N = int(rng.integers(5, 9))
+    N_in, n, T = 3, 3, 4.0
+    w = rng.normal(0, 1.5, (N, N))
+    w_in = rng.normal(2.5, 2.5, (N, N_in))
+    w_in[0] = -1.0  # a neuron that stays silent (outputs are pseudospikes only)
+    n_in = rng.poisson(3 * T)
+    tin, src = rng.uniform(0, T, n_in), rng.integers(0, N_in, n_in)
+    x0 = np.stack([rng.uniform(-1, 0.5, N), rng.normal(0, 1, N)])
+    cot = rng.normal(size=(N, n))
+    out, g, errs = fd_errors(qif, w, w_in, tin, src, T, n, cot, x0)
+    K = (out < T).sum(1)
+    assert K[0] == 0 and K.max() >= 2  # silent neuron and neurons with several spikes
+    assert max(errs.values()) < TOL, errs
+
+
+def test_input_close_to_output_spike():
+    # an input arrives 1e-3 after / before the output spike
+    t_sp = output_times(qif, [[0.0]], [[8.0, 1.0]], [0.2, 5.0], [0, 1], 3.0, 1)[0, 0]
+    for d in (1e-3, -1e-3):
+        tin = np.array([0.2, t_sp + d])
+        _, _, errs = fd_errors(qif, np.zeros((1, 1)), np.array([[8.0, 1.0]]), tin, [0, 1], 3.0, 2, np.ones((1, 2)))
+        assert max(errs.values()) < TOL, errs
+
+
+@pytest.mark.parametrize("T", [3.0, 10.0])
+def test_single_neuron_across_w_min_and_T(T):
+    """d t_n / d w on both sides of the weight where a spike crosses T (and near w_min) agrees with FD and is
+    continuous across the crossing."""
+    f = lambda x: output_times(qif, [[0.0]], [[x]], [0.5], [0], T, 2)[0, 0]
+    lo, hi = QIF.w_min, 40.0
+    while hi - lo > 1e-13:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) > T else (lo, mid)
+    grads = []
+    for x in (lo * (1 - 1e-11), lo * (1 + 1e-11), 0.99 * QIF.w_min, 1.01 * QIF.w_min, 0.5 * lo, 2 * lo):
+        out, g, errs = fd_errors(qif, np.zeros((1, 1)), np.array([[x]]), [0.5], [0], T, 2, np.array([[1.0, 0.0]]),
+                                 names=("w_in", "input_times", "x0"), h=dict(w_in=1e-7, x0=1e-7))  # steep near w_min
+        assert max(errs.values()) < TOL, (x, errs)
+        grads.append(g["w_in"][0, 0])
+    assert abs(grads[0] - grads[1]) < 1e-5 * abs(grads[0])  # C1 across T
+
+
+def test_gradient_continuous_when_input_crosses_output_spike():
+    """d t_sp / d t_in -> 0 as the input time approaches the output spike from either side."""
+    w_in = np.array([[8.0, 1.5]])
+    t_sp = output_times(qif, [[0.0]], w_in, [0.2, 9.0], [0, 1], 3.0, 1)[0, 0]
+    vals = []
+    for d in (-1e-2, -1e-3, -1e-4, 1e-4, 1e-3):
+        _, g = output_times_vjp(qif, [[0.0]], w_in, [0.2, t_sp + d], [0, 1], 3.0, 1, np.ones((1, 1)))
+        vals.append(g["input_times"][1])
+    vals = np.abs(vals)
+    assert vals[0] > vals[1] > vals[2] and vals[2] < 1e-6 and vals[3] == 0.0 and vals[4] == 0.0
+
+
+def test_output_derivative_continuous_across_T():
+    """The derivative of the n-th output with respect to a weight is continuous as a spike crosses T, also for
+    the second neuron driven through its pseudo rate."""
+    T = 5.0
+    w, x_in = np.array([[0.0, 0.0], [3.0, 0.0]]), lambda x: np.array([[x], [0.0]])
+    f = lambda x: output_times(qif, w, x_in(x), [0.5], [0], T, 2)[0, 0]
+    lo, hi = QIF.w_min, 40.0
+    while hi - lo > 1e-13:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) > T else (lo, mid)
+    cot = np.array([[1.0, 0.5], [0.0, 0.0]])
+    gl = output_times_vjp(qif, w, x_in(lo * (1 - 1e-10)), [0.5], [0], T, 2, cot)[1]
+    gr = output_times_vjp(qif, w, x_in(lo * (1 + 1e-10)), [0.5], [0], T, 2, cot)[1]
+    assert np.allclose(gl["w_in"], gr["w_in"], rtol=1e-6) and np.allclose(gl["x0"], gr["x0"], rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_theta_networks(seed):
+    rng = np.random.default_rng(200 + seed)
+    N, N_in, n, T = 5, 3, 2, 2.0
+    w = rng.normal(0, 0.5, (N, N))
+    w_in = rng.normal(0.8, 0.6, (N, N_in))
+    tin, src = rng.uniform(0, T, 10), rng.integers(0, N_in, 10)
+    x0 = rng.uniform(0, theta.period, N)
+    cot = rng.normal(size=(N, n))
+    out, g, errs = fd_errors(theta, w, w_in, tin, src, T, n, cot, x0)
+    assert (out < T).any()
+    assert max(errs.values()) < TOL, errs
+
+
+def test_lif_network():
+    rng = np.random.default_rng(7)
+    N, N_in, T = 4, 2, 3.0
+    w = rng.normal(0, 1.0, (N, N))
+    w_in = rng.normal(5.0, 1.0, (N, N_in))
+    tin, src = rng.uniform(0, T, 8), rng.integers(0, N_in, 8)
+    x0 = np.stack([rng.uniform(0, 0.5, N), rng.normal(0, 1, N)])
+    out = output_times(lif, w, w_in, tin, src, T, 2, x0)
+    cot = np.where(np.isfinite(out), rng.normal(size=out.shape), 0.0)
+    assert np.isfinite(out).sum() >= 3
+    out2, g = output_times_vjp(lif, w, w_in, tin, src, T, 2, cot, x0)
+    base = dict(w=w, w_in=w_in, input_times=tin, input_sources=src, T=T, n=2, x0=x0)
+    for name in ("w", "w_in", "input_times", "x0"):
+        f = lambda v, name=name: np.where(cot != 0, cot * output_times(lif, **(base | {name: v})), 0.0).sum()
+        assert check_grad(f, base[name], g[name])[0] < TOL
+    with pytest.raises(ValueError, match="cotangent"):  # a silent LIF neuron has inf outputs
+        output_times_vjp(lif, [[0.0]], [[1.0]], [0.5], [0], T, 1, np.ones((1, 1)))
+    out, g = output_times_vjp(lif, [[0.0]], [[1.0]], [0.5], [0], T, 1, np.zeros((1, 1)))
+    assert np.isinf(out).all() and (g["w_in"] == 0).all()
+
+
+def test_silent_network_gets_gradients():
+    rng = np.random.default_rng(9)
+    N, N_in, T = 5, 2, 3.0
+    w = rng.normal(0, 0.5, (N, N))
+    w_in = rng.uniform(0.1, 0.5, (N, N_in))
+    tin, src = [0.5, 1.0, 2.0], [0, 1, 0]
+    cot = np.zeros((N, 2))
+    cot[2] = [1.0, 1.0]
+    out, g = output_times_vjp(qif, w, w_in, tin, src, T, 2, cot)
+    assert (out > T).all()
+    assert (g["w"][2] != 0).all() and (g["w_in"][2] != 0).all() and (g["input_times"] != 0).all()
+    # weights not on a path to the loss: rows of other neurons
+    assert (g["w"][np.arange(N) != 2] == 0).all()
+    # a gradient step pulls the pseudospike towards the trial
+    out2 = output_times(qif, w - 0.5 * g["w"], w_in - 0.5 * g["w_in"], tin, src, T, 2)
+    assert out2[2, 0] < out[2, 0]
+
+
+def test_batch_matches_single():
+    rng = np.random.default_rng(11)
+    N, N_in, T, n, B = 5, 3, 4.0, 2, 6
+    w, w_in = rng.normal(0, 1.5, (N, N)), rng.normal(3, 2, (N, N_in))
+    trains = [rng.uniform(0, T, k) for k in rng.integers(0, 12, B)]
+    sources = [rng.integers(0, N_in, len(x)) for x in trains]
+    cots = rng.normal(size=(B, N, n))
+    out, g = output_times_vjp_batch(qif, w, w_in, trains, sources, T, n, cots)
+    gw, gwin = 0.0, 0.0
+    for b in range(B):
+        o, g1 = output_times_vjp(qif, w, w_in, trains[b], sources[b], T, n, cots[b])
+        assert np.allclose(o, out[b], rtol=1e-14)
+        assert np.allclose(g1["input_times"], g["input_times"][b, : len(trains[b])])
+        assert np.allclose(g1["x0"], g["x0"][b])
+        gw, gwin = gw + g1["w"], gwin + g1["w_in"]
+    assert np.allclose(gw, g["w"]) and np.allclose(gwin, g["w_in"])
+    # theta batch
+    th_out, th_g = output_times_vjp_batch(theta, 0.3 * w, 0.3 * w_in, trains, sources, 2.0, n, cots)
+    o, g1 = output_times_vjp(theta, 0.3 * w, 0.3 * w_in, trains[0], sources[0], 2.0, n, cots[0])
+    assert np.allclose(o, th_out[0]) and np.allclose(g1["x0"], th_g["x0"][0])
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(cotangent=np.ones((1, 3))), "cotangent"), (dict(cotangent=[[np.nan, 0.0]]), "cotangent"),
+    (dict(n=0), "n"), (dict(w=[[np.nan]]), "w"), (dict(T=-1.0), "T"), (dict(input_times=[-1.0]), "input_times"),
+])
+def test_bad_input(kw, msg):
+    args = dict(neuron=qif, w=[[0.0]], w_in=[[1.0]], input_times=[0.5], input_sources=[0], T=2.0, n=2,
+                cotangent=np.ones((1, 2))) | kw
+    with pytest.raises(ValueError, match=msg):
+        output_times_vjp(**args)
+
+
+def test_check_grad():
+    f = lambda x: (x ** 3).sum()
+    x = np.array([1.0, -2.0, 0.5])
+    err, fd = check_grad(f, x, 3 * x ** 2)
+    assert err < 1e-8 and np.allclose(fd, 3 * x ** 2)
+    assert check_grad(f, x, 3 * x ** 2 + 1e-3)[0] > 1e-4
+    with pytest.raises(ValueError, match="grad"):
+        check_grad(f, x, np.zeros(2))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["qif", "theta"]), N=st.integers(1, 4), seed=st.integers(0, 2**31),
+       scale=st.sampled_from([0.3, 2.0, 10.0]), T=st.floats(0.1, 8.0))
+def test_property_gradients_finite(kind, N, seed, scale, T):
+    rng = np.random.default_rng(seed)
+    neuron = qif if kind == "qif" else theta
+    w, w_in = rng.normal(0, scale, (N, N)), rng.normal(scale, scale, (N, 2))
+    tin = np.round(rng.uniform(0, T, 6), 1)
+    src = rng.integers(0, 2, 6)
+    try:
+        out, g = output_times_vjp(neuron, w, w_in, tin, src, T, 2, np.ones((N, 2)), max_events=20_000)
+    except ValueError as err:
+        assert "max_events" in str(err)
+        return
+    assert np.isfinite(out).all()
+    for v in g.values():
+        assert not np.isnan(v).any()
