@@ -1,0 +1,91 @@
+"""The numbers the figures rest on (via the library), and each figure notebook under papermill (tiny runs)."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from smoothgrad import reproduce as R
+from smoothgrad.neurons import LIF, QIF, lif_spike_grad, qif_spike_grad
+
+# ---------------------------------------------------------------- Fig. 1, from the library directly
+
+
+def test_fig1_qif_spike_times():
+    q = QIF(tau=1.0)
+    t = 0.5 + q.time_to_spike(np.zeros(2), np.array([1.15, 1.5]) * q.w_min)
+    assert t == pytest.approx([3.1957, 2.1955], abs=5e-5)
+
+
+def test_fig1_qif_continuous_lif_jumps():
+    q, lif = QIF(tau=1.0), LIF(tau=1.0, threshold=1.0)
+    eps = np.array([1e-3, 1e-6, 1e-9])
+    # QIF: the spike time diverges continuously as w -> w_min from above
+    assert np.all(np.diff(q.time_to_spike(0.0, q.w_min + eps)) > 0)
+    assert q.time_to_spike(0.0, q.w_min * (1 + 1e-9)) > 20
+    assert np.isinf(q.time_to_spike(0.0, q.w_min * (1 - 1e-9)))
+    # LIF: at w = 4 the spike at 0.5 + ln 2 (about 1.19, paper: ~1.18) vanishes abruptly
+    assert 0.5 + lif.time_to_spike(0.0, 4.0) == pytest.approx(0.5 + math.log(2), abs=1e-6)
+    assert 0.5 + lif.time_to_spike(0.0, 4.0 + 1e-9) == pytest.approx(1.1931, abs=1e-3)
+    assert np.isinf(lif.time_to_spike(0.0, 4.0 - 1e-9))
+
+
+@pytest.mark.parametrize("w", [1.05, 1.15, 1.5, 2.0])
+def test_fig1_derivative_inset_exact(w):
+    q, lif, h = QIF(tau=1.0), LIF(tau=1.0), 1e-6
+    wq = w * q.w_min
+    fd = (q.time_to_spike(0.0, wq + h) - q.time_to_spike(0.0, wq - h)) / (2 * h)
+    assert qif_spike_grad(0.0, wq, 1.0)[1] == pytest.approx(float(fd), rel=1e-6)
+    wl = w * lif.w_min
+    fd = (lif.time_to_spike(0.0, wl + h) - lif.time_to_spike(0.0, wl - h)) / (2 * h)
+    assert lif_spike_grad(0.0, wl, 1.0, 1.0)[1] == pytest.approx(float(fd), rel=1e-5)
+
+
+# ---------------------------------------------------------------- the notebooks under papermill
+
+# name -> (tiny parameter overrides, slow?)
+NOTEBOOKS = {
+    "fig1": (dict(n_grid=201), False),
+    "fig2": (dict(n_trials=50), False),
+    "fig3": (dict(n_trials=30), False),
+    "fig4": (dict(epochs=1, n_seeds=1, n_train=1000), True),
+    "figS1": (dict(n_grid=101), False),
+    "figS2": (dict(n_grid=101), False),
+    "figS3": (dict(n_grid=101), False),
+    "figS4": (dict(n_grid=201), False),
+    "figS5": (dict(n_grid=201), False),
+    "figS6": (dict(n_trials=30), False),
+    "figS7": (dict(n_trials=3), False),
+}
+
+
+def _available():
+    try:
+        return {p.stem for p in R.list_notebooks(R.notebooks_dir())}
+    except R.NotebooksNotFound:
+        return set()
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] if slow else [])
+                                  for n, (_, slow) in NOTEBOOKS.items()])
+def test_notebook_runs(name, tmp_path):
+    if name not in _available():
+        pytest.skip(f"{name} notebook not present")
+    params, _ = NOTEBOOKS[name]
+    nb = R.notebooks_dir() / f"{name}.ipynb"
+    rec = R.run_notebook(nb, tmp_path / "figs", tmp_path / "runs", "quick", params)
+    assert rec["status"] == "ok", R.describe_failure(rec)
+    for ext in ("pdf", "png", "json"):
+        assert (tmp_path / "figs" / f"{name}.{ext}").stat().st_size > 0
+    doc = json.loads((tmp_path / "figs" / f"{name}.json").read_text())
+    assert doc["name"] == name and doc["mode"] == "quick"
+    claimed = {k for n, k, *_ in R.CLAIMS if n == name}
+    assert claimed <= set(doc["values"]), claimed - set(doc["values"])
+    if name == "fig2":
+        assert doc["values"]["trial0_n_ordinary"] == 0  # silent at trial 0: both outputs are pseudospikes
+        assert doc["values"]["trial0_t1"] > 10 and doc["values"]["trial0_t2"] > 10
+    if name == "fig1":
+        v = doc["values"]
+        assert v["qif_tsp_1.15"] == pytest.approx(3.1957, abs=5e-5)
+        assert v["qif_tsp_1.5"] == pytest.approx(2.1955, abs=5e-5)
+        assert v["lif_vanish_w"] == pytest.approx(4.0, abs=0.04)

@@ -1,0 +1,130 @@
+"""The figure runner: papermill execution, Dask scale-out, failure reports and the results table."""
+import json
+
+import nbformat
+import pytest
+
+from smoothgrad import reproduce as R
+
+PARAMS = 'mode = "quick"\nseed = 0\nout_dir = "../../figures"\nx = 1\nsleep = 0.0'
+
+BODY = """
+import json, os, time
+from pathlib import Path
+time.sleep(sleep)
+Path(out_dir).mkdir(parents=True, exist_ok=True)
+Path(out_dir, NAME + ".png").write_bytes(b"png")
+doc = dict(name=NAME, mode=mode, seed=seed,
+           values={"qif_tsp_1.15": 3.1957 * x, "cwd": os.path.basename(os.getcwd())},
+           worker_pid=os.getppid(), backend=os.environ.get("MPLBACKEND"))
+Path(out_dir, NAME + ".json").write_text(json.dumps(doc))
+"""
+
+
+def make_nb(path, body=BODY, tagged=True, fail=False):
+    cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}"),
+             nbformat.v4.new_code_cell(PARAMS),
+             nbformat.v4.new_code_cell(f"NAME = {path.stem!r}"),
+             nbformat.v4.new_code_cell(body)]
+    if tagged:
+        cells[1].metadata["tags"] = ["parameters"]
+    if fail:
+        cells.insert(3, nbformat.v4.new_code_cell("y = 1\nraise RuntimeError('boom in ' + NAME)"))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    nbs = tmp_path / "repo" / "nbs" / "experiments"
+    return nbs, tmp_path / "figs", tmp_path / "runs"
+
+
+def args(nbs, out, runs, *extra):
+    return ["--notebooks", str(nbs), "--out", str(out), "--runs", str(runs), *extra]
+
+
+def test_local_cluster_runs_notebooks_and_writes_results(dirs, capsys):
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb")
+    make_nb(nbs / "figS3.ipynb")
+    make_nb(nbs / "_draft.ipynb", fail=True)  # ignored: leading underscore
+    rc = R.main(args(nbs, out, runs, "--jobs", "2", "-p", "x=2", "-p", "sleep=1.5"))
+    log = capsys.readouterr().out
+    assert rc == 0, log
+    assert "local Dask cluster with 2 worker" in log and "[2/2] ok" in log
+    docs = {n: json.loads((out / f"{n}.json").read_text()) for n in ("fig1", "figS3")}
+    for n, d in docs.items():
+        assert d["mode"] == "quick" and d["values"]["qif_tsp_1.15"] == pytest.approx(2 * 3.1957)  # injected x=2
+        assert d["values"]["cwd"] == "experiments"  # papermill ran in the notebook's folder
+        assert d["backend"] == "Agg"
+        assert (runs / "quick" / f"{n}.ipynb").exists()  # executed copies go to runs/<mode>/
+        assert (out / f"{n}.png").exists()
+    assert docs["fig1"]["worker_pid"] != docs["figS3"]["worker_pid"]  # two worker processes in parallel
+    md = (out / "results.md").read_text()
+    assert "| fig1 | QIF spike time for one input of weight 1.15 w_min at t = 0.5 | 3.1957 | 6.3914 | quick |" in md
+    assert "not reproduced (no notebook yet)" in md  # e.g. fig4
+    assert "| fig1 | quick | ok |" in md  # run log
+    assert not (nbs / "fig1.ipynb").read_text().count("injected-parameters")  # source untouched
+
+
+def test_failure_names_notebook_and_cell(dirs, capsys):
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb")
+    make_nb(nbs / "fig2.ipynb", fail=True)
+    rc = R.main(args(nbs, out, runs, "--jobs", "2"))
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "FAILED fig2: cell 4 of the executed copy (In [4]" in err and "line 2: raise RuntimeError" in err and "boom in fig2" in err
+    assert "error: 1 of 2 notebook(s) failed: fig2" in err
+    assert (out / "fig1.json").exists() and (out / "results.md").exists()
+    assert json.loads((out / "runs.json").read_text())["fig2"]["status"] == "failed"
+
+
+def test_missing_parameters_tag_is_an_error(dirs, capsys):
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb", tagged=False)
+    assert R.main(args(nbs, out, runs, "--serial")) == 1
+    assert "no cell tagged 'parameters'" in capsys.readouterr().err
+
+
+def test_existing_scheduler(dirs):
+    from dask.distributed import LocalCluster
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cl:
+        assert R.main(args(nbs, out, runs, "--scheduler", cl.scheduler_address, "--only", "fig1")) == 0
+    assert (out / "fig1.json").exists()
+
+
+def test_clear_errors(dirs, capsys, tmp_path):
+    nbs, out, runs = dirs
+    assert R.main(args(tmp_path / "nowhere", out, runs)) == 2
+    assert "experiment notebooks not found" in capsys.readouterr().err
+    make_nb(nbs / "fig1.ipynb")
+    assert R.main(args(nbs, out, runs, "--only", "fig9")) == 2
+    assert "no notebook named fig9" in capsys.readouterr().err
+
+
+def test_results_only(dirs):
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb")
+    assert R.main(args(nbs, out, runs, "--results-only")) == 0
+    md = (out / "results.md").read_text()
+    assert "not reproduced (notebook not run yet)" in md
+
+
+def test_repo_experiment_notebooks_have_parameters():
+    "Every shipped experiment notebook keeps its `parameters` tag (nbdev_clean must not strip it)."
+    nbs = R.list_notebooks(R.notebooks_dir())
+    assert nbs, "no experiment notebooks"
+    for p in nbs:
+        assert R.has_parameters_cell(p), p
+        nb = json.loads(p.read_text())
+        src = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+        for name in ("mode", "seed", "out_dir"):
+            assert f"{name} =" in src, (p.name, name)
+        assert not any("default_exp" in "".join(c["source"]) for c in nb["cells"]), p  # nothing exported
