@@ -1,0 +1,194 @@
+"""Tests of smoothgrad.tasks: the spike-time learning tasks of Figs. 2, 3, S6, S7."""
+import numpy as np
+import pytest
+
+from smoothgrad.gradients import check_grad
+from smoothgrad.tasks import (
+    PAPER,
+    QUICK,
+    arc_length,
+    paper_inputs,
+    recurrent_loss,
+    recurrent_setup,
+    single_neuron_loss,
+    single_neuron_setup,
+    trace,
+    train_recurrent,
+    train_single_neuron,
+    without_nontarget_weights,
+)
+
+
+@pytest.fixture(scope="module")
+def fig2_run():
+    return train_single_neuron(**QUICK["fig2"], progress=False)
+
+
+def test_paper_inputs_shipped():
+    d = paper_inputs()
+    assert set(d) >= {"fig2", "fig3"}
+    assert paper_inputs("fig2")["targets"] == [2.5, 7.5]
+    assert len(paper_inputs("fig3")["targets"]) == 2
+
+
+def test_fig2_pseudospikes_move_into_trial(fig2_run):
+    H = fig2_run
+    T = H["T"]
+    # trial 0: the neuron is silent, both outputs are pseudospikes (paper: about 10.5 and 11.8)
+    assert (H["t_out"][0] > T).all() and not H["ordinary"][0].any()
+    assert np.allclose(H["t_out"][0], [10.69, 11.89], atol=0.01)
+    # after training both are ordinary spikes at the targets
+    assert (H["t_out"][-1] < T).all() and H["ordinary"][-1].all()
+    assert np.allclose(H["t_out"][-1], [2.5, 7.5], atol=1e-6)
+    assert H["loss"][-1] < 1e-12
+    # the output times move continuously (no jumps larger than a small step)
+    assert np.abs(np.diff(H["t_out"], axis=0)).max() < 0.1
+    assert (H["t_in"] >= 0).all() and (H["t_in"] <= T).all()
+    assert H["distance"][0] == 0 and np.all(np.diff(H["distance"]) >= 0)
+    assert H["grad_t"].shape == H["grad_w"].shape == (len(H["loss"]), 2)
+
+
+def test_fig2_trace_of_final_state(fig2_run):
+    H = fig2_run
+    tg = np.linspace(0, H["T"], 2001)
+    V, I = trace(H["neuron"], np.zeros((1, 1)), H["input_weights_final"][None], H["input_times_final"],
+                 np.arange(22), H["T"], tg)
+    assert V.shape == I.shape == (1, 2001)
+    # V blows up just before each output spike and comes back from -inf after it
+    for ts in H["t_out"][-1]:
+        k = np.searchsorted(tg, ts)
+        assert V[0, k - 1] > 10 and V[0, k] < -10
+
+
+def test_fig2_gradients_match_finite_differences():
+    S = single_neuron_setup()
+    for t, w in (([1.0, 9.0], [0.0, 0.0]), ([2.0, 6.0], [3.0, 4.0]), ([1.49, 6.45], [4.7, 5.4])):
+        _, _, gt, gw = single_neuron_loss(S, t, w)
+        e1, _ = check_grad(lambda x: single_neuron_loss(S, x, w, False)[0], t, gt)
+        e2, _ = check_grad(lambda x: single_neuron_loss(S, t, x, False)[0], w, gw)
+        assert e1 < 1e-6 and e2 < 1e-6
+
+
+def test_fig2_random_inputs():
+    S = single_neuron_setup("random", seed=3)
+    assert S["input_times"].shape == (22,) and (S["input_times"] <= S["T"]).all()
+    assert not np.allclose(S["input_times"], single_neuron_setup()["input_times"])
+    assert np.array_equal(S["input_times"], single_neuron_setup("random", seed=3)["input_times"])
+
+
+def test_fig3_gradients_match_finite_differences():
+    S = recurrent_setup()
+    rng = np.random.default_rng(1)
+    w = rng.normal(0, 0.5, (10, 10))
+    np.fill_diagonal(w, 0.0)
+    x0 = rng.normal(0, 0.3, (2, 10))
+    for ww, xx in ((np.zeros((10, 10)), np.zeros((2, 10))), (w, x0)):
+        _, _, gw, gx = recurrent_loss(S, ww, xx)
+        assert np.all(np.diag(gw) == 0)
+        idx = [(i, j) for i in range(10) for j in range(10) if i != j]
+        e1, _ = check_grad(lambda v: recurrent_loss(S, v, xx, False)[0], ww, gw, indices=idx)
+        e2, _ = check_grad(lambda v: recurrent_loss(S, ww, v, False)[0], xx, gx)
+        assert e1 < 1e-6 and e2 < 1e-6
+
+
+def test_fig3_removal_target_is_one_sided():
+    S = recurrent_setup()
+    loss, outs, _, _ = recurrent_loss(S, np.zeros((10, 10)), np.zeros((2, 10)))
+    # neuron 0's removal output (12.31) is beyond 1.1 T = 11: it does not count
+    M = sum(S["n_out"])
+    manual = sum(np.sum(((t[:-1] - g[:-1]) / (g[:-1] + 2)) ** 2) + (min(t[-1] - g[-1], 0) / (g[-1] + 2)) ** 2
+                 for t, g in zip(outs, S["targets"])) / M
+    assert np.isclose(loss, manual) and np.isclose(loss, 0.3619, atol=1e-4)
+
+
+def test_fig3_loss_falls_two_orders():
+    R = train_recurrent(1500, progress=False)
+    assert R["loss"][0] > 0.3
+    assert R["loss"][-1] < R["loss"][0] / 100
+    assert np.all(np.diag(R["w"]) == 0)
+    assert len(R["t_out"]) == 2 and R["t_out"][0].shape == (1501, 6) and R["t_out"][1].shape == (1501, 5)
+    # without the weights onto non-target neurons the target neurons still get their spikes from somewhere
+    with_w, without_w = without_nontarget_weights(R["setup"], R["w"], R["x0"])
+    assert len(with_w) == len(without_w) == 2
+    assert np.allclose(with_w[0], R["t_out"][0][-1][R["ordinary"][0][-1]])
+
+
+def test_fig3_checkpoint_resume_bit_identical(tmp_path):
+    kw = dict(progress=False, checkpoint_every=7)
+    full = train_recurrent(30, **kw)
+    ck = tmp_path / "run.npz"
+    train_recurrent(14, checkpoint=ck, **kw)  # interrupted after 14 trials
+    resumed = train_recurrent(30, checkpoint=ck, **kw)
+    assert np.array_equal(full["loss"], resumed["loss"])
+    for a, b in zip(full["t_out"], resumed["t_out"]):
+        assert np.array_equal(a, b)
+    assert np.array_equal(full["w"], resumed["w"]) and np.array_equal(full["x0"], resumed["x0"])
+    assert np.array_equal(full["distance"], resumed["distance"])
+    with pytest.raises(ValueError, match="different run"):
+        train_recurrent(30, checkpoint=ck, lr=2e-2, **kw)
+
+
+def test_fig3_step_search_and_checkpoint():
+    kw = dict(beta2=0.99, step_search=True, progress=False)
+    R = train_recurrent(20, **kw)
+    assert R["factor"].shape == (20,) and (R["factor"] > 0).all()
+    moved = np.abs(np.diff(np.concatenate(R["t_out"], axis=1), axis=0)).max()
+    assert moved <= 0.5 + 1e-12
+    assert R["loss"][-1] < R["loss"][0]
+
+
+def test_fig3_random_inputs():
+    S = recurrent_setup("random", seed=2)
+    assert S["w_in"].shape == (10, 20) and S["input_sources"].max() < 20
+    for t in S["targets"]:
+        assert t[-1] == 11.0 and (t[:-1] < 10).all()
+        assert (np.diff(t[:-1]) >= 1).all()  # every interval after the first gets + tau
+    assert S["inputs_hash"] != recurrent_setup()["inputs_hash"]
+
+
+def test_arc_length():
+    assert np.allclose(arc_length([[0, 0], [3, 4], [3, 4]]), [0, 5, 5])
+
+
+def test_modes():
+    assert PAPER["fig2"]["n_trials"] == 3000 and PAPER["fig3"]["n_trials"] == 10_000
+    assert PAPER["figS7"]["n_trials"] == 20_000 and PAPER["figS7"]["step_search"] and PAPER["figS7"]["beta2"] == 0.99
+    assert PAPER["figS7"]["decay"] is None and PAPER["fig3"]["decay"] == 2000
+    for mode in (QUICK, PAPER):
+        assert set(mode) >= {"fig2", "fig3", "figS6", "figS7"}
+
+
+@pytest.mark.parametrize("kw", [dict(n_trials=-1), dict(n_trials=2.5), dict(lr=0), dict(inputs="nope"),
+                                dict(inputs={"bogus": 1}), dict(clip=-1), dict(seed=-1, inputs="random")])
+def test_single_neuron_bad_arguments(kw):
+    with pytest.raises(ValueError):
+        train_single_neuron(**{"n_trials": 1, "progress": False, **kw})
+
+
+@pytest.mark.parametrize("kw", [dict(n_trials=-1), dict(lr=-1), dict(decay=0), dict(beta2=1.0), dict(inputs=3),
+                                dict(checkpoint_every=0), dict(max_shift=0), dict(factors=[]),
+                                dict(inputs={"targets": [[1.0, 2.0], [3.0, 11.0]]})])
+def test_recurrent_bad_arguments(kw):
+    with pytest.raises(ValueError):
+        train_recurrent(**{"n_trials": 1, "progress": False, **kw})
+
+
+def test_bad_paper_inputs_and_trace():
+    with pytest.raises(ValueError):
+        paper_inputs("fig5")
+    with pytest.raises(ValueError):
+        trace(single_neuron_setup()["neuron"], np.zeros((1, 1)), [[1.0]], [1.0], [0], 10.0, [11.0])
+
+
+@pytest.mark.slow
+def test_fig3_paper_run():
+    R = train_recurrent(**PAPER["fig3"], progress=False)
+    assert R["loss"][1] > 0.3 and R["loss"][1000] < 1e-2 and R["loss"][-1] < 1e-3
+
+
+@pytest.mark.slow
+def test_figS7_quick_run():
+    R = train_recurrent(**QUICK["figS7"], progress=False)
+    assert R["loss"][-1] < 3e-4
+    moved = np.abs(np.diff(np.concatenate(R["t_out"], axis=1), axis=0)).max()
+    assert moved <= 0.5 + 1e-12
