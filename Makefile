@@ -18,7 +18,7 @@ $(STAMP): settings.ini setup.py
 install: $(STAMP)
 
 figures: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m smoothgrad.reproduce --mode $(MODE) --jobs $(JOBS)
+	SOURCE_DATE_EPOCH=0 MPLBACKEND=Agg $(BIN)/python -m smoothgrad.reproduce --mode $(MODE) --jobs $(JOBS)
 
 ## every check: stale exports / unclean notebooks, lint, notebook tests, pytest
 test: $(STAMP) check-export lint nbtest pytest

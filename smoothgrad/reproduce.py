@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['REPO_DIR', 'STYLE', 'DEFAULT_NOTEBOOKS', 'DEFAULT_OUT', 'DEFAULT_RUNS', 'MODES', 'CLAIMS', 'NotebooksNotFound',
            'notebooks_dir', 'list_notebooks', 'has_parameters_cell', 'run_notebook', 'describe_failure', 'run_all',
-           'save_results', 'savefig', 'use_style', 'trial_traces', 'paper_inputs', 'recurrent_task', 'target_loss',
-           'train_target_trains', 'update_run_log', 'results_table', 'write_results', 'parse_args', 'main']
+           'save_results', 'savefig', 'use_style', 'update_run_log', 'results_table', 'write_results', 'parse_args',
+           'main']
 
-# %% ../nbs/10_reproduce.ipynb #fbc056b7
+# %% ../nbs/10_reproduce.ipynb #f12df732
 import argparse
 import ast
 import json
@@ -20,7 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-# %% ../nbs/10_reproduce.ipynb #982ca267
+# %% ../nbs/10_reproduce.ipynb #cb09a9f5
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -49,7 +49,7 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/10_reproduce.ipynb #e99e585b
+# %% ../nbs/10_reproduce.ipynb #ed28a42b
 def _order(name):
     m = re.fullmatch(r"fig(S?)(\d+)(.*)", name)
     return (1, name) if m is None else (0, m[1] == "S", int(m[2]), m[3])
@@ -66,7 +66,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=_order)]
 
-# %% ../nbs/10_reproduce.ipynb #19bc22c2
+# %% ../nbs/10_reproduce.ipynb #5283d356
 def has_parameters_cell(nb_path) -> bool:
     "Whether the notebook has a cell tagged `parameters` (papermill's injection point)."
     nb = json.loads(Path(nb_path).read_text())
@@ -139,7 +139,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/10_reproduce.ipynb #3fe2f9aa
+# %% ../nbs/10_reproduce.ipynb #3336af12
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -188,7 +188,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/10_reproduce.ipynb #dc497de5
+# %% ../nbs/10_reproduce.ipynb #3d04a8af
 CLAIMS = [
     ("fig1", "qif_tsp_1.15", "QIF spike time for one input of weight 1.15 w_min at t = 0.5", "3.1957"),
     ("fig1", "qif_tsp_1.5", "QIF spike time for one input of weight 1.5 w_min at t = 0.5", "2.1955"),
@@ -288,111 +288,7 @@ def use_style():
     import matplotlib.pyplot as plt
     plt.style.use(str(STYLE))
 
-# %% ../nbs/10_reproduce.ipynb #c65efcf2
-def trial_traces(trial, t):
-    """Potentials and currents `(V, I)`, each (N, len(t)), of a simulated QIF/LIF `Trial` at times `t` in [0, T].
-
-    Flows each neuron's state from the last event at or before `t` (`trial.states[k]` is the state after k
-    events); right after a QIF spike `V` comes back from `-inf`."""
-    import numpy as np
-    t = np.asarray(t, dtype=np.float64)
-    k = np.searchsorted(trial.event_times, t, side="right")
-    t0 = np.where(k > 0, trial.event_times[np.maximum(k - 1, 0)] if len(trial.event_times) else 0.0, 0.0)
-    X = trial.states[k]  # (len(t), 2, N)
-    V, I = trial.neuron.flow(X[:, 0, :], X[:, 1, :], (t - t0)[:, None])
-    return V.T, I.T
-
-
-def paper_inputs(fig):
-    "The exact random inputs and targets of the published Fig. 2 or 3 (`fig` = \"fig2\" or \"fig3\"), as a dict."
-    return json.loads((PKG_DIR / "data" / "paper_inputs.json").read_text())[fig]
-
-# %% ../nbs/10_reproduce.ipynb #67b1b1f7
-def recurrent_task(fig="fig3"):
-    """The recurrent task as a dict: `neuron`, `N`, `T`, `w_in` (N, 2N), `input_times`, `input_sources`,
-    `target_neurons` (list), `targets` (N, n) NaN-padded, `one_sided` (N, n) bool, `n` outputs per neuron."""
-    import numpy as np
-    from smoothgrad.neurons import QIF
-    P = paper_inputs(fig)
-    N = int(P["N"])
-    w_in = np.zeros((N, 2 * N))
-    w_in[np.arange(N), np.arange(N)] = 5.0  # source j < N excites neuron j, source N + j inhibits it
-    w_in[np.arange(N), N + np.arange(N)] = -5.0
-    n = max(len(t) for t in P["targets"])
-    targets, one_sided = np.full((N, n), np.nan), np.zeros((N, n), bool)
-    for i, tt in zip(P["target_neurons"], P["targets"]):
-        targets[i, :len(tt)] = tt
-        one_sided[i, len(tt) - 1] = tt[-1] >= P["T"]  # the extra target at 1.1 T
-    return dict(neuron=QIF(P["tau"], P["alpha"]), N=N, T=float(P["T"]), w_in=w_in,
-                input_times=np.array(P["input_times"]), input_sources=np.array(P["input_sources"], np.int64),
-                target_neurons=list(P["target_neurons"]), targets=targets, one_sided=one_sided, n=n)
-
-
-def target_loss(out, task):
-    "Loss and its cotangent (N, n) for output times `out` (N, n) of `recurrent_task`."
-    import numpy as np
-    tg, m = task["targets"], np.isfinite(task["targets"])
-    tg0 = np.where(m, tg, 0.0)
-    d = np.where(m, (out - tg0) / (tg0 + 2.0), 0.0)
-    d = np.where(task["one_sided"] & (out >= tg0), 0.0, d)
-    k = m.sum()
-    return float((d ** 2).sum() / k), 2.0 * d / (tg0 + 2.0) / k
-
-
-def train_target_trains(task, n_trials, lr=1e-2, decay=2000.0, betas=(0.9, 0.999), step_factors=None,
-                        max_shift=0.5, log_every=0, log=print):
-    """Train `recurrent_task` with AdaBelief (learning rate `lr * exp(-trial / decay)`, `decay=None`: constant).
-
-    `step_factors`: optional factors (e.g. `10**np.linspace(-5, 2, 50)`) by which each AdaBelief update is
-    scaled: the one with the smallest loss among those that move no output time of a target neuron by more
-    than `max_shift` (the smallest factor if none does). Returns a dict with `loss` (n_trials + 1,), `out`
-    (n_trials + 1, n_target_neurons, n) output times of the target neurons (entry k: after k updates),
-    `factor` (n_trials,) and the parameters `w0`, `x00` (start) and `w`, `x0` (end)."""
-    import numpy as np
-    from smoothgrad.gradients import output_times_vjp
-    from smoothgrad.optim import AdaBelief
-    from smoothgrad.pseudo import output_times
-    nrn, N, T, n = task["neuron"], task["N"], task["T"], task["n"]
-    args = (task["w_in"], task["input_times"], task["input_sources"], T, n)
-    tn = task["target_neurons"]
-    w, x0 = np.zeros((N, N)), np.zeros((2, N))
-    offdiag = 1.0 - np.eye(N)
-    sched = (lambda k: lr * np.exp(-k / decay)) if decay else lr
-    opt = AdaBelief(sched, betas=betas)
-    H = dict(loss=[], out=[], factor=[], w0=w.copy(), x00=x0.copy())
-    out = output_times(nrn, w, *args, x0)
-    for trial in range(n_trials + 1):
-        loss, cot = target_loss(out, task)
-        H["loss"].append(loss)
-        H["out"].append(out[tn].copy())
-        if log_every and trial % log_every == 0:
-            log(f"trial {trial}: loss {loss:.3g}")
-        if trial == n_trials:
-            break
-        _, g = output_times_vjp(nrn, w, *args, cot, x0)
-        old = (w.copy(), x0.copy())
-        opt.step([w, x0], [g["w"] * offdiag, g["x0"]])
-        if step_factors is None:
-            H["factor"].append(1.0)
-            out = output_times(nrn, w, *args, x0)
-            continue
-        dw, dx = w - old[0], x0 - old[1]
-        best = None
-        for f in step_factors:
-            o = output_times(nrn, old[0] + f * dw, *args, old[1] + f * dx)
-            if np.abs(o[tn] - out[tn]).max() > max_shift:
-                continue
-            lf = target_loss(o, task)[0]
-            if best is None or lf < best[0]:
-                best = (lf, f, o)
-        f, o = (best[1], best[2]) if best else (step_factors[0], None)
-        w[:], x0[:] = old[0] + f * dw, old[1] + f * dx
-        out = o if o is not None else output_times(nrn, w, *args, x0)
-        H["factor"].append(float(f))
-    H.update(w=w, x0=x0)
-    return {k: (np.array(v) if isinstance(v, list) else v) for k, v in H.items()}
-
-# %% ../nbs/10_reproduce.ipynb #8c182b78
+# %% ../nbs/10_reproduce.ipynb #4965563a
 def _load_json(p):
     try:
         return json.loads(Path(p).read_text())
@@ -464,7 +360,7 @@ def write_results(out_dir, claims=CLAIMS, notebooks=()) -> Path:
     p.write_text(results_table(out_dir, claims, notebooks))
     return p
 
-# %% ../nbs/10_reproduce.ipynb #77797c20
+# %% ../nbs/10_reproduce.ipynb #ce16153b
 def _param(s):
     if "=" not in s:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {s!r}")
@@ -528,7 +424,7 @@ def main(argv=None) -> int:
         return 1
     return 0
 
-# %% ../nbs/10_reproduce.ipynb #e4b9a908
+# %% ../nbs/10_reproduce.ipynb #90d393d4
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())

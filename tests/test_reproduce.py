@@ -128,3 +128,9 @@ def test_repo_experiment_notebooks_have_parameters():
         for name in ("mode", "seed", "out_dir"):
             assert f"{name} =" in src, (p.name, name)
         assert not any("default_exp" in "".join(c["source"]) for c in nb["cells"]), p  # nothing exported
+
+
+def test_reproduce_holds_no_experiment_logic():
+    "The runner's module is only the runner and the results table; experiments live in smoothgrad.tasks."
+    for name in ("trial_traces", "paper_inputs", "recurrent_task", "target_loss", "train_target_trains"):
+        assert not hasattr(R, name), name

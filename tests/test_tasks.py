@@ -1,13 +1,21 @@
-"""Tests of smoothgrad.tasks: the spike-time learning tasks of Figs. 2, 3, S6, S7."""
+"""Tests of smoothgrad.tasks: the spike-time learning tasks of Figs. 2, 3, S6, S7 and the sweeps and traces of the
+other figures."""
 import numpy as np
 import pytest
 
 from smoothgrad.gradients import check_grad
+from smoothgrad.neurons import LIF, QIF
+from smoothgrad.simulate import simulate
 from smoothgrad.tasks import (
     PAPER,
     QUICK,
     arc_length,
+    bisect,
+    first_spike_time,
+    output_time_derivatives,
     paper_inputs,
+    phase_trace,
+    refine_crossings,
     recurrent_loss,
     recurrent_setup,
     single_neuron_loss,
@@ -15,8 +23,11 @@ from smoothgrad.tasks import (
     trace,
     train_recurrent,
     train_single_neuron,
+    trial_trace,
+    ttfs_output_potentials,
     without_nontarget_weights,
 )
+from smoothgrad.ttfs import TTFSNetwork, reference_forward
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +203,101 @@ def test_figS7_quick_run():
     assert R["loss"][-1] < 3e-4
     moved = np.abs(np.diff(np.concatenate(R["t_out"], axis=1), axis=0)).max()
     assert moved <= 0.5 + 1e-12
+
+
+# ---------------------------------------------------------------- sweeps and traces of Figs. 1, 4, S1, S3-S5
+
+
+@pytest.mark.parametrize("neuron", [QIF(1.0), LIF(1.0)], ids=["QIF", "LIF"])
+def test_first_spike_time_matches_simulate(neuron):
+    rng = np.random.default_rng(0)
+    ta, tb = rng.uniform(0, 3, 40), rng.uniform(0, 3, 40)
+    wa, wb = rng.uniform(0, 2.5, 40) * neuron.w_min, rng.uniform(-1.5, 1.5, 40) * neuron.w_min
+    tb[:5] = np.inf  # one input only
+    got = first_spike_time(neuron, 4.0, ta, wa, tb, wb)
+    assert got.shape == (40,)
+    for k in range(40):
+        sp = simulate(neuron, np.zeros((1, 1)), [[wa[k], wb[k]]], [ta[k], tb[k]], [0, 1], 4.0).spikes_of(0)
+        if len(sp):
+            assert got[k] == pytest.approx(sp[0], abs=1e-12)
+        else:
+            assert np.isinf(got[k])
+    # Fig. 1's published numbers, and broadcasting over a weight grid
+    q = QIF(1.0)
+    assert first_spike_time(q, 4.0, 0.5, np.array([1.15, 1.5]) * q.w_min) == pytest.approx([3.1957, 2.1955], abs=5e-5)
+    assert np.isinf(first_spike_time(q, 4.0, 0.5, 0.99 * q.w_min))
+
+
+def test_output_time_derivatives_finite_differences():
+    nrn, T, n, h = QIF(1.0), 10.0, 3, 1e-6
+    w = np.array([[0.0, 0.0], [4.0, 0.0]])
+    tin, src, x0 = np.array([2.0, 6.0]), np.array([0, 0]), np.array([[0.2, -0.1], [0.5, 0.0]])
+
+    def w_in(a):
+        return np.array([[a, 3.0], [0.0, 0.0]])
+
+    for wrt, bump in ((("w_in", (0, 0)), lambda a, d: (w_in(a + d), tin, x0)),
+                      (("input_times", 1), lambda a, d: (w_in(a), tin + [0, d], x0)),
+                      (("x0", (1, 1)), lambda a, d: (w_in(a), tin, x0 + [[0, 0], [0, d]]))):
+        args = bump(3.5, 0.0)
+        t, d = output_time_derivatives(nrn, w, args[0], args[1], src, T, n, wrt, args[2])
+        assert t.shape == d.shape == (2, n)
+        tp = output_time_derivatives(nrn, w, *bump(3.5, h)[:2], src, T, n, wrt, bump(3.5, h)[2])[0]
+        tm = output_time_derivatives(nrn, w, *bump(3.5, -h)[:2], src, T, n, wrt, bump(3.5, -h)[2])[0]
+        assert np.allclose((tp - tm) / (2 * h), d, rtol=1e-5, atol=1e-6), (wrt, d, (tp - tm) / (2 * h))
+
+
+def test_bisect_and_refine_crossings():
+    assert bisect(lambda x: x ** 2 - 2, 0.0, 2.0) == pytest.approx(np.sqrt(2), abs=1e-14)
+    assert bisect(lambda x: 2 - x ** 2, 0.0, 2.0) == pytest.approx(np.sqrt(2), abs=1e-14)
+    x = np.linspace(0, 10, 41)
+    roots = refine_crossings(x, np.sin(x), np.sin)
+    assert np.allclose(roots, [np.pi, 2 * np.pi, 3 * np.pi], atol=1e-12)
+    # masked points (0 or NaN) break the sign change
+    masked = np.where(np.abs(x - np.pi) < 0.3, np.nan, np.sin(x))
+    assert np.allclose(refine_crossings(x, masked, np.sin), [2 * np.pi, 3 * np.pi], atol=1e-12)
+    assert refine_crossings(x, np.ones(41), np.sin) == []
+
+
+def test_phase_trace():
+    nrn, T = QIF(1.0), 10.0
+    tr = simulate(nrn, np.zeros((2, 2)), [[16.7], [0.0]], [0.0], [0], T, np.array([[3.0, 0.0], [0.0, 0.0]]))
+    t = np.linspace(0, T, 3001)
+    phi, I = phase_trace(tr, t)
+    V, I2 = trial_trace(tr, t)
+    assert phi.shape == I.shape == (2, len(t)) and np.array_equal(I, I2)
+    sp = tr.spikes_of(0)
+    assert len(sp) == 2 and len(tr.spikes_of(1)) == 0
+    nan = np.flatnonzero(np.isnan(phi[0]))
+    assert list(nan) == list(np.searchsorted(t, sp))  # one NaN per spike, at the grid point after it
+    ok = ~np.isnan(phi[0])
+    assert np.allclose(phi[0][ok], (np.arctan(V[0][ok] - 0.5) + np.pi / 2) / np.pi)
+    assert ((phi[0][ok] >= 0) & (phi[0][ok] <= 1)).all()
+    assert np.allclose(phi[1], (np.arctan(-0.5) + np.pi / 2) / np.pi)  # neuron 2 stays at rest
+    assert phi[0][nan[0] - 1] > 0.99 and phi[0][nan[0] + 1] < 0.01  # phase 1 at the spike, 0 after the reset
+
+
+def test_ttfs_output_potentials():
+    t = np.linspace(0, 2, 401)
+    net = TTFSNetwork((6, 4, 3), T=2.0, seed=1, w_scale=0.0, dtype=np.float64)
+    V = ttfs_output_potentials(net, np.ones(6), t)
+    assert V.shape == (3, len(t))
+    assert np.allclose(V, net.neuron.voltage(net.phi0[-1][:, None] + t[None]))  # free: phase phi0 + t
+    # a network that spikes: each output's potential blows up exactly at its (ordinary) output time
+    net = TTFSNetwork((8, 5, 4), T=2.0, seed=3, w_scale=8.0, dtype=np.float64, phi0=2.5)
+    x = np.array([1, 0, 1, 1, 0, 1, 1, 0])
+    t_out = reference_forward(net, net.input_times(x[None]).astype(float))[0][0]
+    spiking = np.flatnonzero(t_out < net.T)
+    assert len(spiking)
+    for k in spiking:
+        V = ttfs_output_potentials(net, x, [t_out[k] - 1e-7, t_out[k] + 1e-7])
+        assert V[k, 0] > 1e5 and V[k, 1] < -1e5
+    # as_times and a net without hidden layers (inputs drive the outputs directly)
+    XT = net.input_times(x[None])[0].astype(float)
+    assert np.array_equal(ttfs_output_potentials(net, XT, t, as_times=True), ttfs_output_potentials(net, x, t))
+    one = TTFSNetwork((8, 3), T=2.0, seed=0, w_scale=0.0, dtype=np.float64)
+    assert np.allclose(ttfs_output_potentials(one, x, t), one.neuron.voltage(one.phi0[-1][:, None] + t[None]))
+    with pytest.raises(ValueError):
+        ttfs_output_potentials(net, x[:5], t)
+    with pytest.raises(ValueError):
+        ttfs_output_potentials(net, x, [0.0, 3.0])
