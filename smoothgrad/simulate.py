@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['POLE_TOL', 'INPUT_EVENT', 'SPIKE_EVENT', 'qif_at_pole', 'Trial', 'simulate', 'simulate_batch']
 
-# %% ../nbs/01_simulate.ipynb #2de382e7
+# %% ../nbs/01_simulate.ipynb #8fcca533
 import math
 from dataclasses import dataclass
 
@@ -25,7 +25,7 @@ from smoothgrad.neurons import (
     theta_H,
 )
 
-# %% ../nbs/01_simulate.ipynb #7b3ecb49
+# %% ../nbs/01_simulate.ipynb #b3f74cc2
 _jit = njit(cache=True, error_model="numpy")
 
 POLE_TOL = 1e-13  # a flow that ends within this distance (in s = 1 - exp(-dt/tau)) of the blow-up is "at the pole"
@@ -71,7 +71,7 @@ def _apply_weight(kind, X, i, wgt, tau, p1):
     else:
         X[1, i] += wgt
 
-# %% ../nbs/01_simulate.ipynb #dda732ee
+# %% ../nbs/01_simulate.ipynb #e5ffcfcc
 @_jit
 def _sim_core(kind, tau, p1, p2, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT):
     """Simulate one trial. Returns `(n_events, status)`; records the first `len(ev_t)` events.
@@ -95,7 +95,7 @@ def _sim_core(kind, tau, p1, p2, w, w_in, tin, src, T, x0, max_events, ev_t, ev_
                 best = ts
                 k = i
         t_in = tin[p] if p < n_in else math.inf
-        is_input = t_in <= best
+        is_input = t_in < best  # exact tie: the neuron spikes first
         t_ev = t_in if is_input else best
         if not t_ev < T:
             break
@@ -152,7 +152,7 @@ def _simulate_grow(kind, tau, p1, p2, w, w_in, tin, src, T, x0, max_events):
             return ev_t[:count], ev_kind[:count], ev_idx[:count], ev_X[: count + 1], xT, status
         cap = count
 
-# %% ../nbs/01_simulate.ipynb #53bf0d60
+# %% ../nbs/01_simulate.ipynb #1a670226
 def _neuron_params(neuron):
     "(kind, tau, p1, p2) of a neuron object: LIF p1 = threshold; theta p1 = c, p2 = period."
     kind = getattr(neuron, "kind", None)
@@ -259,7 +259,7 @@ def _external_state(kind, x):
     "Kernel state (..., 2, N) -> the caller's layout: (..., 2, N) for QIF/LIF, phases (..., N) for theta."
     return x[..., 0, :].copy() if kind == THETA_KIND else x.copy()
 
-# %% ../nbs/01_simulate.ipynb #86027217
+# %% ../nbs/01_simulate.ipynb #fcf046d2
 @dataclass
 class Trial:
     """Result of one simulated trial, with the event record used by the exact gradients.
@@ -305,7 +305,7 @@ class Trial:
         "Spike times (sorted) of neuron `i`."
         return self.spike_times[self.spike_neurons == i]
 
-# %% ../nbs/01_simulate.ipynb #b4024f95
+# %% ../nbs/01_simulate.ipynb #86190569
 def _make_trial(neuron, T, w, w_in, order, tin, src, ev_t, ev_kind, ev_idx, ev_X, xT):
     spk = ev_kind == SPIKE_EVENT
     return Trial(neuron, T, w, w_in, ev_t[spk].copy(), ev_idx[spk].copy(), _external_state(neuron.kind, xT),
@@ -335,7 +335,7 @@ def simulate(neuron, w, w_in, input_times, input_sources, T, x0=None, max_events
       rest, zeros), phases (N,) in [0, period) for theta (default period / 2).
     - `max_events`: a `ValueError` is raised if the trial has more events than this.
 
-    Returns a `Trial`. Ties: inputs before spikes, inputs in the caller's order, lower neuron index first."""
+    Returns a `Trial`. Ties: spikes before inputs, inputs in the caller's order, lower neuron index first."""
     (kind, tau, p1, p2), w, w_in, order, tin, src, T, x0, max_events = _prepare(
         neuron, w, w_in, input_times, input_sources, T, x0, max_events)
     ev_t, ev_kind, ev_idx, ev_X, xT, status = _simulate_grow(kind, tau, p1, p2, w, w_in, tin, src, T, x0, max_events)
@@ -343,7 +343,7 @@ def simulate(neuron, w, w_in, input_times, input_sources, T, x0=None, max_events
         raise _too_many(max_events)
     return _make_trial(neuron, T, w, w_in, order, tin, src, ev_t, ev_kind, ev_idx, ev_X, xT)
 
-# %% ../nbs/01_simulate.ipynb #4d235a77
+# %% ../nbs/01_simulate.ipynb #86807d8f
 @njit(cache=True, parallel=True, error_model="numpy")
 def _batch_count(kind, tau, p1, p2, w, w_in, tin, src, T, x0, max_events):
     B, N = tin.shape[0], w.shape[0]
