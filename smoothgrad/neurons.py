@@ -7,16 +7,16 @@ __all__ = ['QIF_KIND', 'LIF_KIND', 'THETA_KIND', 'hom', 'dS_dI', 'rotation', 'qi
            'qif_spike_grad', 'qif_flow_grad', 'lif_flow', 'lif_flow_grad', 'lif_crossing', 'lif_time_to_spike',
            'lif_spike_grad', 'phase', 'phase_grad', 'phase_voltage', 'theta_H', 'theta_H_grad', 'QIF', 'LIF', 'Theta']
 
-# %% ../nbs/00_neurons.ipynb #0374129a
+# %% ../nbs/00_neurons.ipynb #a440f46a
 import math
 
 import numpy as np
 from numba import njit
 
-# %% ../nbs/00_neurons.ipynb #8cc98a42
+# %% ../nbs/00_neurons.ipynb #901b4405
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
-# %% ../nbs/00_neurons.ipynb #0f0366a6
+# %% ../nbs/00_neurons.ipynb #01f9bd08
 @_jit
 def hom(V):
     "Homogeneous coordinates `(a, b)` of a voltage, `V = a / b`, `b >= 0`, finite also for `V = -inf`."
@@ -54,7 +54,7 @@ def rotation(I, s):
         S = math.tanh(p * s) / p
     return C, S, -0.5 * s * S, dS_dI(I, s, C, S)
 
-# %% ../nbs/00_neurons.ipynb #d4021ae8
+# %% ../nbs/00_neurons.ipynb #38feb43e
 @_jit
 def qif_flow(V, I, dt, tau):
     "State `(V, I)` of a QIF neuron (tau_s = tau/2) after a time `dt` without input."
@@ -64,7 +64,7 @@ def qif_flow(V, I, dt, tau):
     C, S, _, _ = rotation(I, s)
     return e * (a * C + I * b * S) / (b * C - a * S), I * e * e
 
-# %% ../nbs/00_neurons.ipynb #50a2ed24
+# %% ../nbs/00_neurons.ipynb #d4ee0c64
 @_jit
 def qif_s_star(a, b, I):
     "Value of `s` at which the QIF flow from `V = a/b` with current `I` blows up (`inf` if never)."
@@ -117,7 +117,7 @@ def qif_flow_grad(V, I, dt, tau):
     dV1_ddt = (V1 * (V1 - 1.0) + I1) / tau
     return V1, I1, dV1_dV, dV1_dI, dV1_ddt
 
-# %% ../nbs/00_neurons.ipynb #80ebc8d9
+# %% ../nbs/00_neurons.ipynb #4ae54c97
 @_jit
 def lif_flow(V, I, dt, tau):
     "State `(V, I)` of a LIF neuron (tau_s = tau/2) after `dt` without input or threshold crossing."
@@ -169,7 +169,7 @@ def lif_spike_grad(V, I, tau, threshold):
     vdot = (I * x * x - threshold) / tau
     return -x / vdot, -(x - x * x) / vdot
 
-# %% ../nbs/00_neurons.ipynb #cfd7c34f
+# %% ../nbs/00_neurons.ipynb #1d97ad3f
 @_jit
 def phase(V, c, tau):
     "Phase `(tau/c)(arctan((V - 1/2)/c) + pi/2)` in `[0, tau pi / c]` of a QIF with drive `c^2`; `V = -inf` -> 0."
@@ -211,7 +211,7 @@ def theta_H_grad(phi, w, c, tau):
     den = sn * sn + u * u
     return (tau / c) * math.atan2(sn, u), 1.0 / den, (tau / (c * c)) * sn * sn / den
 
-# %% ../nbs/00_neurons.ipynb #4f87f142
+# %% ../nbs/00_neurons.ipynb #13d815e0
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
@@ -257,43 +257,57 @@ def _lif_tts_arrays(V, I, tau, threshold, out):
     for k in range(V.size):
         out[k] = lif_time_to_spike(V[k], I[k], tau, threshold)
 
-# %% ../nbs/00_neurons.ipynb #6dff011d
-class QIF:
-    """Quadratic integrate-and-fire neuron with exponentially decaying synaptic current, tau_s = tau/2.
+# %% ../nbs/00_neurons.ipynb #66f57309
+class _CurrentNeuron:
+    """Shared array interface of the two models with an exponentially decaying synaptic current.
 
-    `tau`: membrane time constant (time unit); `alpha`: softplus sharpness of the first-type pseudo drive.
-    States are voltages `V` (dimensionless, `-inf` right after a spike) and currents `I`."""
-
-    kind = QIF_KIND
-
-    def __init__(self, tau=1.0, alpha=10.0):
-        self.tau = _positive("tau", tau)
-        self.alpha = _positive("alpha", alpha)
-
-    w_min = math.pi ** 2 / 4  # one input onto a neuron at rest spikes (at t = inf) from this weight on
+    Subclasses provide `_flow_arrays(V, I, dt, V1, I1)` and `_tts_arrays(V, I, out)` (numba loops over the
+    scalar closed forms of this chapter)."""
 
     def flow(self, V, I, dt):
-        "Arrays `(V, I)` after time `dt` (broadcast, float64) without input; `dt` must be below the spike time."
+        "Arrays `(V, I)` after time `dt` (broadcast, float64) without input; `dt` must not pass a spike."
         V, I, dt = _as_float_arrays(("V", "I", "dt"), V, I, dt)
         if (dt < 0).any():
             raise ValueError("dt must be non-negative")
         V1, I1 = np.empty(V.shape), np.empty(V.shape)
-        _qif_flow_arrays(V.ravel(), I.ravel(), dt.ravel(), self.tau, V1.reshape(-1), I1.reshape(-1))
+        self._flow_arrays(V.ravel(), I.ravel(), dt.ravel(), V1.reshape(-1), I1.reshape(-1))
         return V1, I1
 
     def time_to_spike(self, V, I):
         "Time until the next spike from state `(V, I)` without input (`inf` where there is none)."
         V, I = _as_float_arrays(("V", "I"), V, I)
         out = np.empty(V.shape)
-        _qif_tts_arrays(V.ravel(), I.ravel(), self.tau, out.reshape(-1))
+        self._tts_arrays(V.ravel(), I.ravel(), out.reshape(-1))
         return out
+
+
+class QIF(_CurrentNeuron):
+    """Quadratic integrate-and-fire neuron with exponentially decaying synaptic current, tau_s = tau/2.
+
+    `tau`: membrane time constant (time unit); `alpha`: softplus sharpness of the first-type pseudo drive.
+    States are voltages `V` (dimensionless, `-inf` right after a spike) and currents `I`."""
+
+    kind = QIF_KIND
+    w_min = math.pi ** 2 / 4  # one input onto a neuron at rest spikes (at t = inf) from this weight on
+
+    def __init__(self, tau=1.0, alpha=10.0):
+        self.tau = _positive("tau", tau)
+        self.alpha = _positive("alpha", alpha)
+
+    def _flow_arrays(self, V, I, dt, V1, I1):
+        _qif_flow_arrays(V, I, dt, self.tau, V1, I1)
+
+    def _tts_arrays(self, V, I, out):
+        _qif_tts_arrays(V, I, self.tau, out)
 
     def __repr__(self):
         return f"QIF(tau={self.tau}, alpha={self.alpha})"
 
 
-class LIF:
-    """Leaky integrate-and-fire neuron, tau_s = tau/2, threshold `threshold`, reset to 0 (comparison model)."""
+class LIF(_CurrentNeuron):
+    """Leaky integrate-and-fire neuron, tau_s = tau/2, threshold `threshold`, reset to 0 (comparison model).
+
+    `flow` ignores the threshold; `time_to_spike` is the time until it is reached."""
 
     kind = LIF_KIND
 
@@ -306,21 +320,11 @@ class LIF:
         "Smallest weight of a single input onto a neuron at rest that makes it spike (4 for threshold 1)."
         return 4.0 * self.threshold
 
-    def flow(self, V, I, dt):
-        "Arrays `(V, I)` after time `dt` without input (threshold ignored)."
-        V, I, dt = _as_float_arrays(("V", "I", "dt"), V, I, dt)
-        if (dt < 0).any():
-            raise ValueError("dt must be non-negative")
-        V1, I1 = np.empty(V.shape), np.empty(V.shape)
-        _lif_flow_arrays(V.ravel(), I.ravel(), dt.ravel(), self.tau, V1.reshape(-1), I1.reshape(-1))
-        return V1, I1
+    def _flow_arrays(self, V, I, dt, V1, I1):
+        _lif_flow_arrays(V, I, dt, self.tau, V1, I1)
 
-    def time_to_spike(self, V, I):
-        "Time until the threshold is reached without input (`inf` where never)."
-        V, I = _as_float_arrays(("V", "I"), V, I)
-        out = np.empty(V.shape)
-        _lif_tts_arrays(V.ravel(), I.ravel(), self.tau, self.threshold, out.reshape(-1))
-        return out
+    def _tts_arrays(self, V, I, out):
+        _lif_tts_arrays(V, I, self.tau, self.threshold, out)
 
     def __repr__(self):
         return f"LIF(tau={self.tau}, threshold={self.threshold})"
