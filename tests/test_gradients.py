@@ -210,3 +210,116 @@ def test_property_gradients_finite(kind, N, seed, scale, T):
     assert np.isfinite(out).all()
     for v in g.values():
         assert not np.isnan(v).any()
+
+
+# --- trial_vjp: the adjoint of one trial's ordinary results (spike times, state at T) -------------------------
+
+from smoothgrad.gradients import trial_vjp  # noqa: E402
+from smoothgrad.simulate import simulate  # noqa: E402
+
+
+def trial_fd_errors(neuron, w, w_in, tin, src, T, sb, xb, x0, h=1e-6):
+    "Worst |g - fd| / max(1, |fd|) of trial_vjp per parameter, FD of simulate (same spike count required)."
+    tr = simulate(neuron, w, w_in, tin, src, T, x0)
+    g = trial_vjp(tr, sb, xb)
+    base = dict(w=w, w_in=w_in, input_times=tin, input_sources=src, T=T, x0=x0)
+
+    def f(name, v):
+        t = simulate(neuron, **(base | {name: v}))
+        assert len(t.spike_times) == len(sb)
+        return (sb * t.spike_times).sum() + (xb * t.state_T).sum()
+
+    return {name: check_grad(lambda v, name=name: f(name, v), base[name], g[name], h=h)[0]
+            for name in ("w", "w_in", "input_times", "x0")}
+
+
+@pytest.mark.parametrize("kind,seed", [("qif", 0), ("qif", 1), ("qif", 3), ("lif", 0), ("lif", 1), ("theta", 0),
+                                       ("theta", 1)])
+def test_trial_vjp_matches_finite_differences(kind, seed):
+    neuron, (ws, wm, wsd), T = {"qif": (qif, (1.5, 3.0, 2.0), 4.0), "lif": (lif, (1.0, 5.0, 2.0), 3.0),
+                                "theta": (theta, (0.4, 0.8, 0.4), 2.0)}[kind]
+    rng = np.random.default_rng(300 + seed)
+    N, N_in = 5, 3
+    w, w_in = rng.normal(0, ws, (N, N)), rng.normal(wm, wsd, (N, N_in))
+    tin, src = rng.uniform(0, T, 10), rng.integers(0, N_in, 10)
+    if kind == "theta":
+        x0 = rng.uniform(0, theta.period, N)
+    else:
+        x0 = np.stack([rng.uniform(-1, 0.5 if kind == "qif" else 0.9, N), rng.normal(0, 1, N)])
+    tr = simulate(neuron, w, w_in, tin, src, T, x0)
+    assert len(tr.spike_times) >= 3
+    assert np.isfinite(tr.state_T).all()
+    sb, xb = rng.normal(size=tr.spike_times.shape), rng.normal(size=tr.state_T.shape)
+    errs = trial_fd_errors(neuron, w, w_in, tin, src, T, sb, xb, x0)
+    assert max(errs.values()) < TOL, errs
+
+
+@pytest.mark.parametrize("neuron", [qif, lif])
+def test_trial_vjp_voltage_at_T_after_a_spike(neuron):
+    """V_T of a neuron that spiked (its voltage restarted from the reset) has the derivative of central
+    differences; only V_T carries a cotangent."""
+    w_in = np.array([[9.0, 1.5]]) if neuron is qif else np.array([[7.0, 1.5]])
+    tin, src, T = np.array([0.3, 2.0]), np.array([0, 1]), 3.0
+    x0 = np.array([[0.2], [0.5]])
+    tr = simulate(neuron, np.zeros((1, 1)), w_in, tin, src, T, x0)
+    K = len(tr.spike_times)
+    assert K >= 1 and tr.spike_times[-1] < tin[1] and np.isfinite(tr.state_T).all()
+    xb = np.array([[1.0], [0.0]])
+    g = trial_vjp(tr, np.zeros(K), xb)
+    assert g["w_in"][0, 0] != 0 and g["input_times"][0] != 0 and g["x0"][1, 0] != 0
+    if neuron is qif:
+        assert g["x0"][0, 0] != 0   # V_T still depends on V0 through the first spike's time
+    errs = trial_fd_errors(neuron, np.zeros((1, 1)), w_in, tin, src, T, np.zeros(K), xb, x0)
+    assert max(errs.values()) < TOL, errs
+
+
+def test_trial_vjp_rows_and_output_times_vjp():
+    "Stacked cotangents = one at a time; with ordinary outputs only, output_times_vjp = trial_vjp."
+    rng = np.random.default_rng(12)
+    N, N_in, T = 4, 2, 4.0
+    w, w_in = rng.normal(0, 1.0, (N, N)), rng.normal(4.0, 1.0, (N, N_in))
+    tin, src = rng.uniform(0, T, 8), rng.integers(0, N_in, 8)
+    tr = simulate(qif, w, w_in, tin, src, T)
+    K = tr.spike_counts
+    assert K.min() >= 1
+    sb = rng.normal(size=(3,) + tr.spike_times.shape)
+    xb = rng.normal(size=(3, 2, N))
+    gs = trial_vjp(tr, sb, xb)
+    for r in range(3):
+        g1 = trial_vjp(tr, sb[r], xb[r])
+        assert all(np.array_equal(gs[k][r], g1[k]) for k in g1)
+    # first output of every neuron is an ordinary spike: the same gradient through both functions
+    cot = rng.normal(size=(N, 1))
+    first = np.array([np.flatnonzero(tr.spike_neurons == i)[0] for i in range(N)])
+    sb1 = np.zeros(len(tr.spike_times))
+    sb1[first] = cot[:, 0]
+    g_t = trial_vjp(tr, sb1)
+    _, g_o = output_times_vjp(qif, w, w_in, tin, src, T, 1, cot)
+    for k in g_t:
+        np.testing.assert_allclose(g_t[k], g_o[k], rtol=1e-13, atol=1e-13)
+
+
+def test_trial_vjp_pole_bar():
+    """A neuron whose flow ends at its pole at T: pole_bar gives the derivative of the blow-up time, the limit of
+    the spike time's derivative from the side where the spike is inside the trial."""
+    T, w_in_of = 5.0, lambda x: np.array([[x]])
+    lo, hi = QIF.w_min, 40.0   # bisect the weight at which the spike leaves the trial through T
+    while hi - lo > 1e-15 * hi:
+        mid = 0.5 * (lo + hi)
+        if len(simulate(qif, [[0.0]], w_in_of(mid), [0.5], [0], T).spike_times):
+            hi = mid
+        else:
+            lo = mid
+    tr = simulate(qif, [[0.0]], w_in_of(lo), [0.5], [0], T)
+    assert len(tr.spike_times) == 0 and tr.state_T[0, 0] == np.inf
+    g = trial_vjp(tr, None, None, np.ones(1))
+    inside = simulate(qif, [[0.0]], w_in_of(lo * (1 + 1e-9)), [0.5], [0], T)
+    gs = trial_vjp(inside, np.ones(1))
+    for k in ("w_in", "input_times", "x0"):
+        np.testing.assert_allclose(g[k], gs[k], rtol=1e-5)
+    with pytest.raises(ValueError, match="state_T_bar"):
+        trial_vjp(tr, None, np.ones((2, 1)))
+    with pytest.raises(ValueError, match="pole_bar"):
+        trial_vjp(inside, None, None, np.ones(1))
+    with pytest.raises(ValueError, match="spike_times_bar"):
+        trial_vjp(inside, np.ones(2))

@@ -161,3 +161,41 @@ def test_input_validation():
         layered_forward(Q, [np.ones((2, 3)), np.ones((1, 3))], [1.0], [0], 5.0, 2.0)
     with pytest.raises(ValueError):
         layered_forward(Q, [np.ones((2, 3))], [-1.0], [0], 5.0, 2.0)
+
+
+def test_inactive_pseudospikes_are_ignored_by_the_next_trial(transitions):
+    """Just above hidden 1's transition its new pseudospike is inactive: exactly at the output layer's trial end
+    T2, where it causes no event and gets no gradient (the output's spike and pseudospike do not depend on it)."""
+    from smoothgrad.gradients import trial_vjp
+
+    ws = transitions[0][1]
+    tr = layered_forward(**s2_network(ws + 1e-6))
+    hid, out = tr.layers
+    assert hid.counts[0] == 1 and hid.pseudo[0] == out.T == hid.T + 0.5   # inactive, exactly at T2
+    n_in = len(out.trial.input_times)
+    assert n_in == len(hid.trial.spike_times) + 2
+    assert (out.trial.event_kinds == 0).sum() == n_in - 1   # the inactive pseudospike causes no event
+    assert (out.input_times < out.T).all() and len(out.input_times) == n_in - 1
+    K = len(hid.trial.spike_times)
+    g = trial_vjp(out.trial, np.ones(len(out.trial.spike_times)), np.where(np.isinf(out.state_T), 0.0, 1.0))
+    assert g["input_times"][K] == 0.0 and (g["input_times"][:K] != 0).all()
+    # through the whole network: the inactive pseudospike's gradient is 0, so hidden 1's state gets none from it
+    for m in range(2):
+        cot = [np.zeros((2, 2)), np.zeros((1, 2))]
+        cot[1][0, m] = 1.0
+        assert np.isfinite(layered_vjp(tr, cot)["weights"][0]).all()
+
+
+def test_layered_vjp_rows():
+    "Stacked cotangents (R, N_l, n) give the gradients of each row."
+    W, tin, src, x0 = _net(4)
+    tr = layered_forward(Q, W, tin, src, 5.0, 2.0, x0)
+    rng = np.random.default_rng(4)
+    C = [rng.normal(size=(3,) + o.shape) for o in tr.output_times(2)]
+    gs = layered_vjp(tr, C)
+    for r in range(3):
+        g = layered_vjp(tr, [c[r] for c in C])
+        assert np.array_equal(gs["input_times"][r], g["input_times"])
+        for l in range(len(W)):
+            assert np.array_equal(gs["weights"][l][r], g["weights"][l])
+            assert np.array_equal(gs["x0"][l][r], g["x0"][l])
