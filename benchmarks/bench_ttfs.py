@@ -5,14 +5,19 @@ Random binarised inputs with ~19% of the pixels on (like MNIST), (a) the initial
 network's 0.42). CPU float32 and float64; the GPU backend too where one is usable. For comparison: the general
 recurrent path (smoothgrad.gradients.output_times_vjp_batch on the same network embedded as one 210-neuron
 recurrent network; its theta pseudospike rule differs in the last layer, the work is the same), and the slow
-phase-form reference (forward only). Usage: python benchmarks/bench_ttfs.py [--seconds S]
+phase-form reference (forward only). Usage: python benchmarks/bench_ttfs.py [--seconds S] [--batch N]
+
+GPU: python benchmarks/bench_ttfs.py --backend cupy --batch 1000 60000 [--dtype float32] times loss_and_grad on
+the GPU backend (whole calls: host-side input coding and checks, transfers, kernels, gradient row-sum) and the
+GPU driver alone (smoothgrad.gpu.run_gpu on prepared arguments: transfers, kernels, results; no host-side checks
+or input coding), and the CPU kernels on the same batch for the ratio.
 """
 import argparse
 import time
 
 import numpy as np
 
-from smoothgrad.ttfs import TTFSNetwork, reference_forward
+from smoothgrad.ttfs import _P_INVB, TTFSNetwork, reference_forward
 
 
 def rate(f, B, seconds):
@@ -55,15 +60,63 @@ def general_path_rate(net, x, y, seconds):
     return rate(lambda: output_times_vjp_batch(net.neuron, w, w_in, XT, src, net.T, 1, cot, x0=x0), len(x), seconds)
 
 
+def gpu_main(args):
+    "Samples/s of loss_and_grad on the GPU backend vs the CPU kernels, per batch size, silent and x20 weights."
+    import numba
+
+    from smoothgrad import gpu
+
+    ok, why = gpu.gpu_available(allow_simulator=False)
+    if not ok:
+        raise SystemExit(f"no usable GPU: {why}")
+    dev = numba.cuda.get_current_device()
+    print(f"GPU {dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, {gpu._n_sms()} SMs, "
+          f"{gpu.BLOCKS_PER_SM} blocks/SM; CPU numba threads {numba.get_num_threads()}")
+    print(f"{'weights':16s} {'batch':>6s} {'dtype':8s} {'GPU samples/s':>14s} {'GPU run_gpu only':>16s} "
+          f"{'CPU samples/s':>14s} {'GPU/CPU':>8s}  activity")
+    rng = np.random.default_rng(0)
+    for B in args.batch:
+        x = (rng.random((B, 784)) < 0.19).astype(np.float32)
+        y = rng.integers(0, 10, B)
+        for label, scale in (("(a) silent x1", 1.0), ("(b) active x20", 20.0)):
+            for dtype in args.dtype:
+                net = make_net(scale, dtype, "cupy")
+                r_gpu = rate(lambda: net.loss_and_grad(x, y), B, args.seconds)
+                XT = net._times(x, False)
+                lab = net._check_labels(y, B)
+                WK, P0, Q0, par, LAY, n_w = net._flat()
+                par[_P_INVB] = 1.0 / B
+                cap_m1 = max(1, int((XT < net.T).sum(axis=1).max()))
+
+                def kernel_only():
+                    gpu.run_gpu(net, 1, XT, lab, np.zeros((1, 1), net.dtype), WK, P0, Q0, par, LAY, n_w, cap_m1, 1)
+                    numba.cuda.synchronize()
+
+                r_k = rate(kernel_only, B, args.seconds / 2)
+                cpu = make_net(scale, dtype, "cpu")
+                r_cpu = rate(lambda: cpu.loss_and_grad(x, y), B, args.seconds) if not args.no_cpu else float("nan")
+                m = net.evaluate(x[:1000], y[:1000])
+                print(f"{label:16s} {B:6d} {np.dtype(dtype).name:8s} {r_gpu:14,.0f} {r_k:16,.0f} {r_cpu:14,.0f} "
+                      f"{r_gpu / r_cpu:8.1f}  {m['hidden_spikes_per_neuron']:.3f} hidden spikes/neuron/sample",
+                      flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0, help="timing budget per measurement")
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, nargs="+", default=[256])
+    ap.add_argument("--backend", choices=("cpu", "cupy"), default="cpu",
+                    help="cpu: the CPU table (and the GPU where usable); cupy: the GPU table with CPU ratios")
+    ap.add_argument("--dtype", nargs="+", default=["float32", "float64"], choices=("float32", "float64"))
+    ap.add_argument("--no-cpu", action="store_true", help="with --backend cupy: skip the CPU timings")
     args = ap.parse_args()
+    args.dtype = [np.dtype(d).type for d in args.dtype]
+    if args.backend == "cupy":
+        return gpu_main(args)
     import numba
 
     rng = np.random.default_rng(0)
-    B = args.batch
+    B = args.batch[0]
     x = (rng.random((B, 784)) < 0.19).astype(np.float32)
     y = rng.integers(0, 10, B)
     backends = ["cpu"]
@@ -80,7 +133,7 @@ def main():
     results = {}
     for label, scale in (("(a) initial x1", 1.0), ("(b) active x20", 20.0)):
         for backend in backends:
-            for dtype in (np.float32, np.float64):
+            for dtype in args.dtype:
                 net = make_net(scale, dtype, backend)
                 r_fb = rate(lambda: net.loss_and_grad(x, y), B, args.seconds)
                 r_f = rate(lambda: net.output_times(x), B, args.seconds / 2)
