@@ -6,7 +6,7 @@
 __all__ = ['rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'make_sample_kernels', 'TTFSNetwork', 'reference_forward',
            'reference_loss']
 
-# %% ../nbs/05_ttfs.ipynb #b3e89a01
+# %% ../nbs/05_ttfs.ipynb #4efb9e96
 import math
 import warnings
 
@@ -15,7 +15,7 @@ from numba import njit, prange
 
 from .neurons import Theta, theta_H, theta_H_grad
 
-# %% ../nbs/05_ttfs.ipynb #c85746c5
+# %% ../nbs/05_ttfs.ipynb #2e99e93e
 def _rotate(p, q, C, S):
     "Free flow: rotate the homogeneous theta state `(p, q)` by the angle with cosine `C` and sine `S`."
     return p * C + q * S, q * C - p * S
@@ -45,7 +45,7 @@ def _since_spike(p, q, kappa):
 rotate, kick, kick_grad, spike_delay, since_spike = (njit(f, cache=True) for f in
                                                      (_rotate, _kick, _kick_grad, _spike_delay, _since_spike))
 
-# %% ../nbs/05_ttfs.ipynb #fd4a1966
+# %% ../nbs/05_ttfs.ipynb #6fb59b66
 # float fields per layer
 (_F_EVT, _F_GT, _F_TP, _F_TQM, _F_TQP, _F_SPT, _F_PT, _F_QT, _F_U, _F_H, _F_GS, _F_LAM, _F_DK, _F_GE, _F_GH, _F_QC, _F_AW, _NF) = range(18)
 # int fields per layer
@@ -79,7 +79,7 @@ def _layout(sizes, cap_m1, cap_g1, K):
             ni += ilen.get(f, n)
     return FO, IO, CAP, nf, ni
 
-# %% ../nbs/05_ttfs.ipynb #c791ebb3
+# %% ../nbs/05_ttfs.ipynb #9e6cb3af
 def make_sample_kernels(jit, acc):
     """Compile the per-sample forward/backward functions with `jit` (e.g. `numba.njit` or a CUDA
     device-function decorator); `acc(buf, i, v)` adds `v` to `buf[i]` (plain or atomic).
@@ -421,7 +421,7 @@ def make_sample_kernels(jit, acc):
 
     return sample_run
 
-# %% ../nbs/05_ttfs.ipynb #c07049c9
+# %% ../nbs/05_ttfs.ipynb #d3e1061b
 def _acc_plain(buf, i, v):
     buf[i] += v
 
@@ -444,7 +444,7 @@ def _run_cpu(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, CNT
             _sample_run_cpu(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW[c], IW[c], CNT[c], GP[c], n_w,
                             T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG)
 
-# %% ../nbs/05_ttfs.ipynb #c9099698
+# %% ../nbs/05_ttfs.ipynb #68abcfae
 def _check_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -732,7 +732,7 @@ def _numba_threads():
 
     return numba.get_num_threads()
 
-# %% ../nbs/05_ttfs.ipynb #7daef80f
+# %% ../nbs/05_ttfs.ipynb #7beb6b79
 def reference_forward(net, XT):
     """Slow float64 reference of `net`'s forward pass on input spike times `XT` `(B, n_in)` (inf = none).
 
