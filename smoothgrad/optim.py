@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['exponential_decay', 'clip_by_value', 'global_norm', 'clip_by_global_norm', 'Optimizer', 'SGD', 'Adam', 'AdaBelief']
 
-# %% ../nbs/07_optim.ipynb #7d5c05a3
+# %% ../nbs/07_optim.ipynb #1bc935fe
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-# %% ../nbs/07_optim.ipynb #7a6684de
+# %% ../nbs/07_optim.ipynb #b6cb40bc
 def exponential_decay(lr0: float, decay_steps: float) -> Callable[[int], float]:
     """Exponentially decaying learning rate `step -> lr0 * exp(-step / decay_steps)`.
 
@@ -31,7 +31,7 @@ def exponential_decay(lr0: float, decay_steps: float) -> Callable[[int], float]:
     schedule.lr0, schedule.decay_steps = lr0, decay_steps
     return schedule
 
-# %% ../nbs/07_optim.ipynb #0de5f97f
+# %% ../nbs/07_optim.ipynb #13457a41
 def _check_arrays(xs, name: str) -> list:
     if isinstance(xs, np.ndarray) or not isinstance(xs, Sequence):
         raise TypeError(f"{name} must be a list or tuple of NumPy arrays, got {type(xs).__name__}")
@@ -75,7 +75,7 @@ def clip_by_global_norm(grads: Sequence[np.ndarray], max_norm: float) -> list[np
     scale = max_norm / norm if norm > max_norm else 1.0
     return [(g * scale).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #9dfd40dc
+# %% ../nbs/07_optim.ipynb #c9d00de0
 class Optimizer:
     """Base class: in-place first-order optimiser on a list of NumPy arrays.
 
@@ -168,7 +168,7 @@ class Optimizer:
                 raise ValueError(f"d is missing the optimiser buffer {e}") from None
         self.state = state
 
-# %% ../nbs/07_optim.ipynb #5a58e27f
+# %% ../nbs/07_optim.ipynb #d2fd3fc5
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with heavy-ball momentum.
 
@@ -191,7 +191,7 @@ class SGD(Optimizer):
             g = v
         p -= p.dtype.type(lr) * g
 
-# %% ../nbs/07_optim.ipynb #7866d4d6
+# %% ../nbs/07_optim.ipynb #e0715e36
 def _check_betas(betas):
     try:
         b1, b2 = (float(b) for b in betas)
@@ -237,12 +237,19 @@ class AdaBelief(Optimizer):
     `lr`: float > 0 or callable `step -> lr`. `betas`: (beta1, beta2) in [0, 1).
     `eps`: float >= 0 added to the square root of the corrected belief term.
     `eps_root`: float >= 0 added to s_t at every step (default: equal to `eps`).
+    `belief_error`: `"current"` (the published algorithm: s tracks `(g_t - m_t)^2`) or `"previous"`
+    (`(g_t - m_{t-1})^2`, what optax's `adabelief` computed up to version 0.2.3, which the paper's
+    figures were made with).
     """
 
     _slots = ("m", "s")
 
-    def __init__(self, lr, betas=(0.9, 0.999), eps: float = 1e-16, eps_root: float | None = None):
+    def __init__(self, lr, betas=(0.9, 0.999), eps: float = 1e-16, eps_root: float | None = None,
+                 belief_error: str = "current"):
         super().__init__(lr)
+        if belief_error not in ("current", "previous"):
+            raise ValueError(f"belief_error must be 'current' or 'previous', got {belief_error!r}")
+        self.belief_error = belief_error
         self.betas = _check_betas(betas)
         self.eps = float(eps)
         self.eps_root = self.eps if eps_root is None else float(eps_root)
@@ -253,9 +260,12 @@ class AdaBelief(Optimizer):
         b1, b2 = self.betas
         t = self.step_count
         m, s = self.state["m"][i], self.state["s"][i]
+        if self.belief_error == "previous":
+            d = g - m  # m is still m_{t-1}
         m *= b1
         m += (1 - b1) * g
-        d = g - m
+        if self.belief_error == "current":
+            d = g - m
         s *= b2
         s += (1 - b2) * d * d
         s += p.dtype.type(self.eps_root)

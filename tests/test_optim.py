@@ -192,3 +192,21 @@ def test_bad_inputs():
     opt.step([np.zeros(2)], [np.ones(2)])
     with pytest.raises(ValueError, match="state"):
         opt.step([np.zeros(4)], [np.ones(4)])
+
+
+def test_adabelief_previous_belief_error_matches_old_optax_recursion():
+    """`belief_error="previous"`: s tracks (g_t - m_{t-1})^2 (optax <= 0.2.3), all else unchanged."""
+    rng = np.random.default_rng(7)
+    grads = rng.normal(size=(20, 4))
+    b1, b2, eps, lr = 0.9, 0.999, 1e-16, 1e-2
+    opt = AdaBelief(lr, betas=(b1, b2), belief_error="previous")
+    x = [np.zeros(4)]
+    ref, m, s = np.zeros(4), np.zeros(4), np.zeros(4)
+    for t, g in enumerate(grads, start=1):
+        opt.step(x, [g.copy()])
+        s = b2 * s + (1 - b2) * (g - m) ** 2 + eps
+        m = b1 * m + (1 - b1) * g
+        ref -= lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+    np.testing.assert_allclose(x[0], ref, rtol=1e-12)
+    with pytest.raises(ValueError, match="belief_error"):
+        AdaBelief(lr, belief_error="next")
