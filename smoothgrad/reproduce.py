@@ -8,7 +8,7 @@ __all__ = ['REPO_DIR', 'STYLE', 'DEFAULT_NOTEBOOKS', 'DEFAULT_OUT', 'DEFAULT_RUN
            'describe_failure', 'run_all', 'save_results', 'savefig', 'use_style', 'update_run_log', 'results_table',
            'write_results', 'update_readme', 'parse_args', 'main']
 
-# %% ../nbs/10_reproduce.ipynb #ec824362
+# %% ../nbs/10_reproduce.ipynb #912d7a26
 import argparse
 import ast
 import json
@@ -20,7 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-# %% ../nbs/10_reproduce.ipynb #7149b9bd
+# %% ../nbs/10_reproduce.ipynb #83f91139
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -49,7 +49,7 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/10_reproduce.ipynb #fffd44f5
+# %% ../nbs/10_reproduce.ipynb #4e0c613b
 def _order(name):
     m = re.fullmatch(r"fig(S?)(\d+)(.*)", name)
     return (1, name) if m is None else (0, m[1] == "S", int(m[2]), m[3])
@@ -66,7 +66,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=_order)]
 
-# %% ../nbs/10_reproduce.ipynb #f2c37430
+# %% ../nbs/10_reproduce.ipynb #844842bf
 def has_parameters_cell(nb_path) -> bool:
     "Whether the notebook has a cell tagged `parameters` (papermill's injection point)."
     nb = json.loads(Path(nb_path).read_text())
@@ -139,7 +139,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/10_reproduce.ipynb #6b506a3f
+# %% ../nbs/10_reproduce.ipynb #6ff950e4
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -188,7 +188,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/10_reproduce.ipynb #91f09ad0
+# %% ../nbs/10_reproduce.ipynb #d174b907
 CLAIMS = [
     ("fig1", "qif_tsp_1.15", "QIF spike time for one input of weight 1.15 w_min at t = 0.5", "3.1957"),
     ("fig1", "qif_tsp_1.5", "QIF spike time for one input of weight 1.5 w_min at t = 0.5", "2.1955"),
@@ -197,8 +197,8 @@ CLAIMS = [
     ("fig1", "lif_vanish_w", "LIF spike vanishes at weight", "4"),
     ("fig1", "lif_tsp_at_vanish", "LIF spike time just above the vanishing weight (jump to 'no spike')", "about 1.18 (exact: 0.5 + ln 2 = 1.193)"),
     ("fig2", "trial0_n_ordinary", "trial 0: ordinary output spikes (neuron silent)", "0"),
-    ("fig2", "trial0_t1", "trial 0: first output (pseudospike) time", "about 10.5"),
-    ("fig2", "trial0_t2", "trial 0: second output (pseudospike) time", "about 11.8"),
+    ("fig2", "trial0_t1", "trial 0: first output (pseudospike) time", "about 10.5 (the published Fig. 2c reads 10.72-10.74)"),
+    ("fig2", "trial0_t2", "trial 0: second output (pseudospike) time", "about 11.8 (the published Fig. 2c reads 11.9-11.95)"),
     ("fig2", "final_t1", "first output time after training (target 2.5)", "2.5"),
     ("fig2", "final_t2", "second output time after training (target 7.5)", "7.5"),
     ("fig3", "final_t_target", "target trains learned: max |t - t*| of the target neurons' outputs after training", "~0 (spikes on the targets)"),
@@ -288,7 +288,7 @@ def use_style():
     import matplotlib.pyplot as plt
     plt.style.use(str(STYLE))
 
-# %% ../nbs/10_reproduce.ipynb #9c53464a
+# %% ../nbs/10_reproduce.ipynb #f8fe603a
 def _load_json(p):
     try:
         return json.loads(Path(p).read_text())
@@ -381,7 +381,7 @@ def update_readme(readme, results_md) -> bool:
     readme.write_text(head + README_START + "\n" + "\n".join(lines[first:last]) + "\n" + README_END + tail)
     return True
 
-# %% ../nbs/10_reproduce.ipynb #f57c5af8
+# %% ../nbs/10_reproduce.ipynb #567fe5f3
 def _param(s):
     if "=" not in s:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {s!r}")
@@ -448,7 +448,7 @@ def main(argv=None) -> int:
         return 1
     return 0
 
-# %% ../nbs/10_reproduce.ipynb #79b154e3
+# %% ../nbs/10_reproduce.ipynb #3c987c7f
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())
