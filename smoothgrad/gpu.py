@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MAX_THREADS', 'WARP', 'BLOCKS_PER_SM', 'gpu_available', 'block_threads', 'run_gpu']
 
-# %% ../nbs/06_gpu.ipynb #196d1a44
+# %% ../nbs/06_gpu.ipynb #711ccdff
 import math
 import os
 
@@ -16,9 +16,9 @@ from numba import cuda  # importable without a GPU; the simulator swaps this mod
 from . import ttfs
 from .ttfs import (_F_AW, _F_DK, _F_EVT, _F_GE, _F_GH, _F_GS, _F_GT, _F_H, _F_LAM, _F_PT, _F_QC,
                              _F_QT, _F_SPT, _F_TP, _F_TQM, _F_TQP, _F_U, _I_EVJ, _I_FIRST, _I_GS, _I_PERM,
-                             _I_SPG, _I_SPI, _P_HALFPI, _P_INVB, _P_KAPPA, _P_PI, _P_REG, _P_T)
+                             _I_SPG, _I_SPI, _P_HALFPI, _P_KAPPA, _P_PI, _P_T)
 
-# %% ../nbs/06_gpu.ipynb #5a10fa40
+# %% ../nbs/06_gpu.ipynb #d576e56f
 def _simulator():
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
@@ -47,7 +47,7 @@ def block_threads(sizes):
     "Threads per block for layer widths `sizes[1:]`: the widest layer rounded up to a warp, at most `MAX_THREADS`."
     return int(min(MAX_THREADS, -(-max(sizes[1:]) // WARP) * WARP))
 
-# %% ../nbs/06_gpu.ipynb #af6fbc2a
+# %% ../nbs/06_gpu.ipynb #da07227d
 _KERNELS = {}
 
 
@@ -59,6 +59,7 @@ def _build(dtype, NT):
     ft, f64, i32 = numba.from_dtype(np.dtype(dtype)), numba.float64, numba.int32
     dev = cuda.jit(device=True)
     rot, kck, kgrad, since = dev(ttfs._rotate), dev(ttfs._kick), dev(ttfs._kick_grad), dev(ttfs._since_spike)
+    outputs = dev(ttfs._outputs)  # output times, loss, correctness, spikes before the first output, seeds
 
     @dev
     def scan(flag, tid, sh):
@@ -379,65 +380,6 @@ def _build(dtype, NT):
         cuda.syncthreads()
 
     @dev
-    def outputs(b, mode, XT, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF):
-        "Thread 0: output times, loss, correctness, hidden spikes before the first output; cotangent seeds."
-        L = LAY.shape[0] - 1
-        T = par[_P_T]
-        kappa = par[_P_KAPPA]
-        pi = par[_P_PI]
-        nL = LAY[L, 0]
-        ohL, ofiL, ospL = FO[L, _F_H], IO[L, _I_FIRST], FO[L, _F_SPT]
-        tmin = T * 0 + np.inf
-        for i in range(nL):
-            f = iw[ofiL + i]
-            if f >= 0:
-                tf = fw[ospL + f]
-                T_FIRST[b, i] = tf
-                T_OUT[b, i] = tf
-            else:
-                T_FIRST[b, i] = np.inf
-                T_OUT[b, i] = T + (pi - fw[ohL + i]) / kappa
-            tmin = min(tmin, T_OUT[b, i])
-        nb = 0
-        for l in range(1, L):
-            osp = FO[l, _F_SPT]
-            for s in range(cnt[l, 2]):
-                if fw[osp + s] < tmin:
-                    nb += 1
-        NBEF[b] = nb
-        lab = LAB[b]
-        amin = 0
-        se = tmin * 0
-        for i in range(nL):
-            se += math.exp(tmin - T_OUT[b, i])
-            if T_OUT[b, i] < T_OUT[b, amin]:
-                amin = i
-        CORR[b] = 1 if amin == lab else 0
-        if lab >= 0:
-            tl = T_OUT[b, lab]
-            LOSS[b] = math.log(se) - tmin + tl + par[_P_REG] * (math.exp(tl / T) - 1)
-        if mode == 0:
-            return
-        ogs, ogh = FO[L, _F_GS], FO[L, _F_GH]
-        for s in range(cnt[L, 2]):
-            fw[ogs + s] = 0
-        invB = par[_P_INVB]
-        for i in range(nL):
-            if mode == 1:
-                gi = -math.exp(tmin - T_OUT[b, i]) / se
-                if i == lab:
-                    gi += 1 + par[_P_REG] * math.exp(T_OUT[b, i] / T) / T
-                gi *= invB
-            else:
-                gi = GOUT[b, i]
-            f = iw[ofiL + i]
-            if f >= 0:
-                fw[ogs + f] = gi
-                fw[ogh + i] = 0
-            else:
-                fw[ogh + i] = -gi / kappa
-
-    @dev
     def sample_run(b, tid, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt, gp, n_w,
                    T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG, si, shi, tC, tS, t0, t1, tN):
         L = LAY.shape[0] - 1
@@ -479,7 +421,7 @@ def _build(dtype, NT):
                 NSPK[b, col + i] = c
             col += LAY[l, 0]
         if tid == 0:
-            outputs(b, mode, XT, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF)
+            outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF)
         cuda.syncthreads()
         if mode == 0:
             return
@@ -553,7 +495,7 @@ def _build(dtype, NT):
     _KERNELS[key] = (run, rowsum)
     return _KERNELS[key]
 
-# %% ../nbs/06_gpu.ipynb #318b4794
+# %% ../nbs/06_gpu.ipynb #9aa139e0
 class _Mem:
     "Device allocation and transfers with CuPy if present (real GPU), else numba device arrays."
 

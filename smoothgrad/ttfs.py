@@ -6,7 +6,7 @@
 __all__ = ['rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'make_sample_kernels', 'TTFSNetwork', 'reference_forward',
            'reference_loss']
 
-# %% ../nbs/05_ttfs.ipynb #4efb9e96
+# %% ../nbs/05_ttfs.ipynb #4e60bb62
 import math
 import warnings
 
@@ -15,7 +15,7 @@ from numba import njit, prange
 
 from .neurons import Theta, theta_H, theta_H_grad
 
-# %% ../nbs/05_ttfs.ipynb #2e99e93e
+# %% ../nbs/05_ttfs.ipynb #0e512c73
 def _rotate(p, q, C, S):
     "Free flow: rotate the homogeneous theta state `(p, q)` by the angle with cosine `C` and sine `S`."
     return p * C + q * S, q * C - p * S
@@ -45,7 +45,7 @@ def _since_spike(p, q, kappa):
 rotate, kick, kick_grad, spike_delay, since_spike = (njit(f, cache=True) for f in
                                                      (_rotate, _kick, _kick_grad, _spike_delay, _since_spike))
 
-# %% ../nbs/05_ttfs.ipynb #6fb59b66
+# %% ../nbs/05_ttfs.ipynb #5f512f52
 # float fields per layer
 (_F_EVT, _F_GT, _F_TP, _F_TQM, _F_TQP, _F_SPT, _F_PT, _F_QT, _F_U, _F_H, _F_GS, _F_LAM, _F_DK, _F_GE, _F_GH, _F_QC, _F_AW, _NF) = range(18)
 # int fields per layer
@@ -79,15 +79,92 @@ def _layout(sizes, cap_m1, cap_g1, K):
             ni += ilen.get(f, n)
     return FO, IO, CAP, nf, ni
 
-# %% ../nbs/05_ttfs.ipynb #9e6cb3af
-def make_sample_kernels(jit, acc):
+# %% ../nbs/05_ttfs.ipynb #c551b835
+def _outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF):
+    """Outputs of sample `b` after its forward pass: output times `T_OUT` (first ordinary spike `T_FIRST`, else
+    first pseudospike), hidden spikes before the earliest output `NBEF`, prediction `CORR` and, if `LAB[b] >= 0`,
+    the loss `LOSS`; unless `mode == 0` also the seeds of the backward pass: the cotangents of the output times
+    (`mode == 1`: of the mean loss, else `GOUT[b]`) as last-layer spike adjoints `_F_GS` or pseudo-angle adjoints `_F_GH`."""
+    L = LAY.shape[0] - 1
+    T = par[_P_T]
+    kappa = par[_P_KAPPA]
+    pi = par[_P_PI]
+    nL = LAY[L, 0]
+    ohL, ofiL, ospL = FO[L, _F_H], IO[L, _I_FIRST], FO[L, _F_SPT]
+    tmin = T * 0 + np.inf
+    for i in range(nL):
+        f = iw[ofiL + i]
+        if f >= 0:
+            tf = fw[ospL + f]
+            T_FIRST[b, i] = tf
+            T_OUT[b, i] = tf
+        else:
+            T_FIRST[b, i] = np.inf
+            T_OUT[b, i] = T + (pi - fw[ohL + i]) / kappa
+        tmin = min(tmin, T_OUT[b, i])
+    nb = 0
+    for l in range(1, L):
+        osp = FO[l, _F_SPT]
+        for s in range(cnt[l, 2]):
+            if fw[osp + s] < tmin:
+                nb += 1
+    NBEF[b] = nb
+    # loss: cross-entropy of softmax(-t) + reg (exp(t_label / T) - 1)
+    lab = LAB[b]
+    amin = 0
+    se = tmin * 0
+    for i in range(nL):
+        se += math.exp(tmin - T_OUT[b, i])
+        if T_OUT[b, i] < T_OUT[b, amin]:
+            amin = i
+    CORR[b] = 1 if amin == lab else 0
+    if lab >= 0:
+        tl = T_OUT[b, lab]
+        LOSS[b] = math.log(se) - tmin + tl + par[_P_REG] * (math.exp(tl / T) - 1)
+    if mode == 0:
+        return
+    # backward seeds: cotangents of the output times
+    ogs, ogh = FO[L, _F_GS], FO[L, _F_GH]
+    for s in range(cnt[L, 2]):
+        fw[ogs + s] = 0
+    invB = par[_P_INVB]
+    for i in range(nL):
+        if mode == 1:
+            gi = -math.exp(tmin - T_OUT[b, i]) / se
+            if i == lab:
+                gi += 1 + par[_P_REG] * math.exp(T_OUT[b, i] / T) / T
+            gi *= invB
+        else:
+            gi = GOUT[b, i]
+        f = iw[ofiL + i]
+        if f >= 0:
+            fw[ogs + f] = gi
+            fw[ogh + i] = 0
+        else:
+            fw[ogh + i] = -gi / kappa
+
+# %% ../nbs/05_ttfs.ipynb #bb8a1735
+def make_sample_kernels(jit, acc, jit_inline=None):
     """Compile the per-sample forward/backward functions with `jit` (e.g. `numba.njit` or a CUDA
-    device-function decorator); `acc(buf, i, v)` adds `v` to `buf[i]` (plain or atomic).
+    device-function decorator); `acc(buf, i, v)` adds `v` to `buf[i]` (plain or atomic); `jit_inline` (default
+    `jit`) compiles the helpers that replace inline code (`_outputs`, the insertion step of the stable sorts).
 
     Returns `(sample_run, )` where `sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP,
     fw, iw, cnt, gP, n_w, T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG)` simulates sample `b`; `mode` 0:
     forward only, 1: forward + built-in loss + backward, 2: forward + backward of the cotangent `GOUT[b]`."""
     rot, kck, kgrad, since = jit(_rotate), jit(_kick), jit(_kick_grad), jit(_since_spike)
+    jit_inline = jit if jit_inline is None else jit_inline
+    outputs = jit_inline(_outputs)
+
+    @jit_inline
+    def insert_sorted(fw, oe, iw, oi, k, t, j):
+        "Stable insertion of time `t` with index `j` behind the `k` sorted entries `fw[oe:oe + k]`, `iw[oi:oi + k]`."
+        while k > 0 and fw[oe + k - 1] > t:
+            fw[oe + k] = fw[oe + k - 1]
+            iw[oi + k] = iw[oi + k - 1]
+            k -= 1
+        fw[oe + k] = t
+        iw[oi + k] = j
 
     @jit
     def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
@@ -203,14 +280,7 @@ def make_sample_kernels(jit, acc):
         osp, osi, ope = FO[l, _F_SPT], IO[l, _I_SPI], IO[l, _I_PERM]
         oe, oj = FO[l + 1, _F_EVT], IO[l + 1, _I_EVJ]
         for s in range(S):
-            ts = fw[osp + s]
-            k = s
-            while k > 0 and fw[oe + k - 1] > ts:
-                fw[oe + k] = fw[oe + k - 1]
-                iw[ope + k] = iw[ope + k - 1]
-                k -= 1
-            fw[oe + k] = ts
-            iw[ope + k] = s
+            insert_sorted(fw, oe, iw, ope, s, fw[osp + s], s)
         for k in range(S):
             iw[oj + k] = iw[osi + iw[ope + k]]
         cnt[l + 1, 0] = S
@@ -279,7 +349,6 @@ def make_sample_kernels(jit, acc):
                    T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG):
         L = LAY.shape[0] - 1
         T = par[_P_T]
-        kappa = par[_P_KAPPA]
         pi = par[_P_PI]
         # ---- input events (stable sort by time; binarised inputs share one time) ----
         oe, oj = FO[1, _F_EVT], IO[1, _I_EVJ]
@@ -290,13 +359,7 @@ def make_sample_kernels(jit, acc):
                 if m >= CAP[1, 0]:
                     FLAG[b] = 1
                     return
-                k = m
-                while k > 0 and fw[oe + k - 1] > tj:
-                    fw[oe + k] = fw[oe + k - 1]
-                    iw[oj + k] = iw[oj + k - 1]
-                    k -= 1
-                fw[oe + k] = tj
-                iw[oj + k] = j
+                insert_sorted(fw, oe, iw, oj, m, tj, j)
                 m += 1
         cnt[1, 0] = m
         # ---- events, layer by layer ----
@@ -327,67 +390,19 @@ def make_sample_kernels(jit, acc):
             for i in range(n):
                 p = fw[opt + i]
                 fw[oh + i] = math.atan2(p, kck(p, fw[oqt + i], fw[ou + i])[1])
-        # ---- outputs ----
-        nL = LAY[L, 0]
-        ohL, ofiL, ospL = FO[L, _F_H], IO[L, _I_FIRST], FO[L, _F_SPT]
-        tmin = T * 0 + np.inf
-        for i in range(nL):
-            f = iw[ofiL + i]
-            if f >= 0:
-                tf = fw[ospL + f]
-                T_FIRST[b, i] = tf
-                T_OUT[b, i] = tf
-            else:
-                T_FIRST[b, i] = np.inf
-                T_OUT[b, i] = T + (pi - fw[ohL + i]) / kappa
-            tmin = min(tmin, T_OUT[b, i])
-        # spike counts of hidden neurons, and those before the first output
-        nb = 0
+        # ---- hidden spike counts; outputs, loss, backward seeds ----
         col = 0
         for l in range(1, L):
-            S = cnt[l, 2]
-            osp, osi = FO[l, _F_SPT], IO[l, _I_SPI]
+            osi = IO[l, _I_SPI]
             for i in range(LAY[l, 0]):
                 NSPK[b, col + i] = 0
-            for s in range(S):
+            for s in range(cnt[l, 2]):
                 NSPK[b, col + iw[osi + s]] += 1
-                if fw[osp + s] < tmin:
-                    nb += 1
             col += LAY[l, 0]
-        NBEF[b] = nb
-        # loss: cross-entropy of softmax(-t) + reg (exp(t_label / T) - 1)
-        lab = LAB[b]
-        amin = 0
-        se = tmin * 0
-        for i in range(nL):
-            se += math.exp(tmin - T_OUT[b, i])
-            if T_OUT[b, i] < T_OUT[b, amin]:
-                amin = i
-        CORR[b] = 1 if amin == lab else 0
-        if lab >= 0:
-            tl = T_OUT[b, lab]
-            LOSS[b] = math.log(se) - tmin + tl + par[_P_REG] * (math.exp(tl / T) - 1)
+        outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF)
         if mode == 0:
             return
-        # ---- backward: cotangent of the output times ----
-        ogs, ogh = FO[L, _F_GS], FO[L, _F_GH]
-        for s in range(cnt[L, 2]):
-            fw[ogs + s] = 0
-        invB = par[_P_INVB]
-        for i in range(nL):
-            if mode == 1:
-                gi = -math.exp(tmin - T_OUT[b, i]) / se
-                if i == lab:
-                    gi += 1 + par[_P_REG] * math.exp(T_OUT[b, i] / T) / T
-                gi *= invB
-            else:
-                gi = GOUT[b, i]
-            f = iw[ofiL + i]
-            if f >= 0:
-                fw[ogs + f] = gi
-                fw[ogh + i] = 0
-            else:
-                fw[ogh + i] = -gi / kappa
+        # ---- backward ----
         for l in range(L, 0, -1):
             n = LAY[l, 0]
             wo = LAY[l, 1]
@@ -421,7 +436,7 @@ def make_sample_kernels(jit, acc):
 
     return sample_run
 
-# %% ../nbs/05_ttfs.ipynb #d3e1061b
+# %% ../nbs/05_ttfs.ipynb #2f287e43
 def _acc_plain(buf, i, v):
     buf[i] += v
 
@@ -430,7 +445,10 @@ def _acc_plain(buf, i, v):
 # compare against `inf`.
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
 _cpu_jit = njit(cache=True, error_model="numpy", fastmath=_FAST)
-_sample_run_cpu = make_sample_kernels(_cpu_jit, _cpu_jit(_acc_plain))
+# `_outputs` and the sort step are inlined at the numba IR level, as the code they replace was: compiled as separate
+# functions they are optimised apart from the kernel (`arcp`, `contract`), and float64 results moved by an ulp.
+_sample_run_cpu = make_sample_kernels(_cpu_jit, _cpu_jit(_acc_plain),
+                                      njit(inline="always", error_model="numpy", fastmath=_FAST))
 
 
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=_FAST)
@@ -444,7 +462,7 @@ def _run_cpu(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, CNT
             _sample_run_cpu(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW[c], IW[c], CNT[c], GP[c], n_w,
                             T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG)
 
-# %% ../nbs/05_ttfs.ipynb #68abcfae
+# %% ../nbs/05_ttfs.ipynb #d41e4c99
 def _check_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -732,7 +750,7 @@ def _numba_threads():
 
     return numba.get_num_threads()
 
-# %% ../nbs/05_ttfs.ipynb #7beb6b79
+# %% ../nbs/05_ttfs.ipynb #d0f2fd50
 def reference_forward(net, XT):
     """Slow float64 reference of `net`'s forward pass on input spike times `XT` `(B, n_in)` (inf = none).
 
