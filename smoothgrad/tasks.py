@@ -8,7 +8,7 @@ __all__ = ['FACTORS', 'PAPER', 'QUICK', 'paper_inputs', 'trial_trace', 'trace', 
            'single_neuron_loss', 'train_single_neuron', 'recurrent_setup', 'recurrent_loss', 'train_recurrent',
            'without_nontarget_weights']
 
-# %% ../nbs/11_tasks.ipynb #a68ff431
+# %% ../nbs/11_tasks.ipynb #cfde1f35
 import hashlib
 import importlib.resources
 import json
@@ -29,10 +29,10 @@ try:
 except ImportError:  # tqdm is optional
     tqdm = None
 
-# %% ../nbs/11_tasks.ipynb #b3606794
+# %% ../nbs/11_tasks.ipynb #35bb4730
 def _data_file(name):
-    "A file shipped in `smoothgrad/data` (package data)."
-    return importlib.resources.files("smoothgrad").joinpath("data", name)
+    "A file shipped in `smoothgrad/assets` (package data)."
+    return importlib.resources.files("smoothgrad").joinpath("assets", name)
 
 
 def paper_inputs(fig=None):
@@ -50,7 +50,7 @@ def paper_inputs(fig=None):
         raise ValueError(f"fig must be 'fig2', 'fig3' or None, got {fig!r}")
     return d[fig]
 
-# %% ../nbs/11_tasks.ipynb #8273d639
+# %% ../nbs/11_tasks.ipynb #e19eb31f
 def trial_trace(trial, t_grid):
     """`(V, I)`, each (N, len(t_grid)) float64, of a simulated QIF/LIF `Trial` at the times `t_grid` in [0, T]."""
     t = np.asarray(t_grid, dtype=np.float64)
@@ -72,7 +72,7 @@ def trace(neuron, w, w_in, input_times, input_sources, T, t_grid, x0=None):
     Arguments as in `simulate.simulate` (QIF or LIF neurons)."""
     return trial_trace(simulate(neuron, w, w_in, input_times, input_sources, T, x0), t_grid)
 
-# %% ../nbs/11_tasks.ipynb #9503888b
+# %% ../nbs/11_tasks.ipynb #14656091
 def first_spike_time(neuron, T, t_a, w_a, t_b=np.inf, w_b=0.0):
     """First spike time in [0, T) of one QIF or LIF neuron from rest with inputs `(t_a, w_a)` and `(t_b, w_b)`.
 
@@ -140,7 +140,7 @@ def phase_trace(trial, t_grid):
         phi[i, np.searchsorted(t, trial.spikes_of(i)).clip(0, len(t) - 1)] = np.nan
     return phi, I
 
-# %% ../nbs/11_tasks.ipynb #4999c1d3
+# %% ../nbs/11_tasks.ipynb #7eaca232
 def ttfs_output_potentials(net, x, t_grid, as_times=False):
     """Potentials `V` (n_out, len(t_grid)) float64 of the output neurons of the `TTFSNetwork` `net` for one input.
 
@@ -174,7 +174,7 @@ def ttfs_output_potentials(net, x, t_grid, as_times=False):
             phi, tp = theta_H(phi, W[i, j], th.c, th.tau), te
     return V
 
-# %% ../nbs/11_tasks.ipynb #dfe3f7cb
+# %% ../nbs/11_tasks.ipynb #c0be2c20
 def _check_int(name, x, lo=0):
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {x!r}")
@@ -243,7 +243,7 @@ def arc_length(times, window=1):
     steps = np.linalg.norm(np.diff(x, axis=0), axis=1)
     return np.concatenate([[0.0], np.cumsum(steps)])
 
-# %% ../nbs/11_tasks.ipynb #bb317589
+# %% ../nbs/11_tasks.ipynb #51ca6401
 def single_neuron_setup(inputs=None, seed=0):
     """The Fig. 2 task as a dict.
 
@@ -293,7 +293,7 @@ def single_neuron_loss(setup, t_train, w_train, grad=True):
     _, g = output_times_vjp(*args, 2, (2 * err / len(err))[None])
     return loss, out, g["input_times"][setup["trainable"]], g["w_in"][0, setup["trainable"]]
 
-# %% ../nbs/11_tasks.ipynb #5bc574d5
+# %% ../nbs/11_tasks.ipynb #6e815aa0
 def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, progress=True):
     """Train the Fig. 2 task: clip each gradient component to `+-clip`, SGD with learning rate `lr`, trainable
     input times clipped to [0, T] after each step. `inputs`, `seed`: see `single_neuron_setup`.
@@ -333,7 +333,7 @@ def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, p
              input_times_final=final[3], input_weights_final=final[2][0])
     return H
 
-# %% ../nbs/11_tasks.ipynb #c981c4e5
+# %% ../nbs/11_tasks.ipynb #9f8df544
 def _poisson_train(rng, rate, T):
     "Homogeneous Poisson spike times in [0, T) with `rate` (per tau)."
     out, t = [], rng.exponential(1 / rate)
@@ -425,7 +425,7 @@ def recurrent_loss(setup, w, x0, grad=True):
     np.fill_diagonal(gw, 0.0)
     return loss, outs, gw, g["x0"]
 
-# %% ../nbs/11_tasks.ipynb #72baa5cb
+# %% ../nbs/11_tasks.ipynb #7318027d
 FACTORS = 10.0 ** np.linspace(-5, 2, 50)  # step-size grid of Fig. S7
 
 
@@ -581,7 +581,7 @@ def without_nontarget_weights(setup, w, x0):
         res.append([tr.spikes_of(i) for i in setup["target_neurons"]])
     return res[0], res[1]
 
-# %% ../nbs/11_tasks.ipynb #6b1b934d
+# %% ../nbs/11_tasks.ipynb #e4bcf0e4
 PAPER = {
     "fig2": dict(n_trials=3000, inputs=None, lr=0.1, clip=0.02),
     "fig3": dict(n_trials=10_000, inputs=None, lr=1e-2, decay=2000, beta2=0.999, step_search=False),
