@@ -8,7 +8,7 @@ __all__ = ['FACTORS', 'PAPER', 'QUICK', 'paper_inputs', 'trial_trace', 'trace', 
            'single_neuron_loss', 'train_single_neuron', 'recurrent_setup', 'recurrent_loss', 'train_recurrent',
            'without_nontarget_weights']
 
-# %% ../nbs/11_tasks.ipynb #cfde1f35
+# %% ../nbs/11_tasks.ipynb #aff0945e
 import hashlib
 import importlib.resources
 import json
@@ -21,7 +21,7 @@ from .gradients import output_times_vjp
 from .neurons import QIF, theta_H
 from .optim import SGD, AdaBelief, exponential_decay
 from .pseudo import output_times
-from .simulate import simulate
+from .simulate import check_positive, simulate
 from .train import atomic_savez
 
 try:
@@ -29,7 +29,7 @@ try:
 except ImportError:  # tqdm is optional
     tqdm = None
 
-# %% ../nbs/11_tasks.ipynb #35bb4730
+# %% ../nbs/11_tasks.ipynb #a76f5c05
 def _data_file(name):
     "A file shipped in `smoothgrad/assets` (package data)."
     return importlib.resources.files("smoothgrad").joinpath("assets", name)
@@ -50,7 +50,7 @@ def paper_inputs(fig=None):
         raise ValueError(f"fig must be 'fig2', 'fig3' or None, got {fig!r}")
     return d[fig]
 
-# %% ../nbs/11_tasks.ipynb #e19eb31f
+# %% ../nbs/11_tasks.ipynb #06111f9d
 def trial_trace(trial, t_grid):
     """`(V, I)`, each (N, len(t_grid)) float64, of a simulated QIF/LIF `Trial` at the times `t_grid` in [0, T]."""
     t = np.asarray(t_grid, dtype=np.float64)
@@ -72,7 +72,7 @@ def trace(neuron, w, w_in, input_times, input_sources, T, t_grid, x0=None):
     Arguments as in `simulate.simulate` (QIF or LIF neurons)."""
     return trial_trace(simulate(neuron, w, w_in, input_times, input_sources, T, x0), t_grid)
 
-# %% ../nbs/11_tasks.ipynb #14656091
+# %% ../nbs/11_tasks.ipynb #57751241
 def first_spike_time(neuron, T, t_a, w_a, t_b=np.inf, w_b=0.0):
     """First spike time in [0, T) of one QIF or LIF neuron from rest with inputs `(t_a, w_a)` and `(t_b, w_b)`.
 
@@ -140,7 +140,7 @@ def phase_trace(trial, t_grid):
         phi[i, np.searchsorted(t, trial.spikes_of(i)).clip(0, len(t) - 1)] = np.nan
     return phi, I
 
-# %% ../nbs/11_tasks.ipynb #7eaca232
+# %% ../nbs/11_tasks.ipynb #742567af
 def ttfs_output_potentials(net, x, t_grid, as_times=False):
     """Potentials `V` (n_out, len(t_grid)) float64 of the output neurons of the `TTFSNetwork` `net` for one input.
 
@@ -174,21 +174,11 @@ def ttfs_output_potentials(net, x, t_grid, as_times=False):
             phi, tp = theta_H(phi, W[i, j], th.c, th.tau), te
     return V
 
-# %% ../nbs/11_tasks.ipynb #c0be2c20
+# %% ../nbs/11_tasks.ipynb #95891f17
 def _check_int(name, x, lo=0):
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {x!r}")
     return int(x)
-
-
-def _check_pos(name, x):
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite positive number, got {x!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise ValueError(f"{name} must be a finite positive number, got {x}")
-    return x
 
 
 def _choose_inputs(P, inputs, seed, draw):
@@ -243,7 +233,7 @@ def arc_length(times, window=1):
     steps = np.linalg.norm(np.diff(x, axis=0), axis=1)
     return np.concatenate([[0.0], np.cumsum(steps)])
 
-# %% ../nbs/11_tasks.ipynb #51ca6401
+# %% ../nbs/11_tasks.ipynb #834287f3
 def single_neuron_setup(inputs=None, seed=0):
     """The Fig. 2 task as a dict.
 
@@ -255,7 +245,7 @@ def single_neuron_setup(inputs=None, seed=0):
     P = paper_inputs("fig2")
     d = _choose_inputs(P, inputs, seed, lambda rng: dict(
         fixed_input_times=list(rng.uniform(0, P["T"], 20)), fixed_input_weights=list(rng.normal(0, 1, 20))))
-    T = _check_pos("T", d["T"])
+    T = check_positive("T", d["T"])
     ft, fw = np.asarray(d["fixed_input_times"], float), np.asarray(d["fixed_input_weights"], float)
     tt, tw = np.asarray(d["trainable_initial_times"], float), np.asarray(d["trainable_initial_weights"], float)
     if ft.ndim != 1 or ft.shape != fw.shape or tt.shape != (2,) or tw.shape != (2,):
@@ -293,7 +283,7 @@ def single_neuron_loss(setup, t_train, w_train, grad=True):
     _, g = output_times_vjp(*args, 2, (2 * err / len(err))[None])
     return loss, out, g["input_times"][setup["trainable"]], g["w_in"][0, setup["trainable"]]
 
-# %% ../nbs/11_tasks.ipynb #6e815aa0
+# %% ../nbs/11_tasks.ipynb #f67e6945
 def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, progress=True):
     """Train the Fig. 2 task: clip each gradient component to `+-clip`, SGD with learning rate `lr`, trainable
     input times clipped to [0, T] after each step. `inputs`, `seed`: see `single_neuron_setup`.
@@ -306,7 +296,7 @@ def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, p
     `input_times_final`, `input_weights_final` (22,), and `neuron`, so that `trace(neuron, zeros((1, 1)),
     weights[None], times, arange(22), T, t_grid)` draws V(t), I(t)."""
     n_trials = _check_int("n_trials", n_trials)
-    lr, clip = _check_pos("lr", lr), _check_pos("clip", clip)
+    lr, clip = check_positive("lr", lr), check_positive("clip", clip)
     setup = single_neuron_setup(inputs, seed)
     T, tr = setup["T"], setup["trainable"]
     t_train, w_train = setup["input_times"][tr].copy(), setup["input_weights"][tr].copy()
@@ -333,7 +323,7 @@ def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, p
              input_times_final=final[3], input_weights_final=final[2][0])
     return H
 
-# %% ../nbs/11_tasks.ipynb #9f8df544
+# %% ../nbs/11_tasks.ipynb #396a2747
 def _poisson_train(rng, rate, T):
     "Homogeneous Poisson spike times in [0, T) with `rate` (per tau)."
     out, t = [], rng.exponential(1 / rate)
@@ -376,7 +366,7 @@ def recurrent_setup(inputs=None, seed=0):
     (list: output times per target neuron = its number of targets), and `inputs_hash` (identifies the inputs)."""
     P = paper_inputs("fig3")
     d = _choose_inputs(P, inputs, seed, _random_fig3_inputs)
-    N, T = _check_int("N", d["N"], 1), _check_pos("T", d["T"])
+    N, T = _check_int("N", d["N"], 1), check_positive("T", d["T"])
     tin, src = np.asarray(d["input_times"], float), np.asarray(d["input_sources"], np.int64)
     if tin.ndim != 1 or tin.shape != src.shape or (src < 0).any() or (src >= 2 * N).any():
         raise ValueError("input_times and input_sources must be 1-D of equal length, sources in [0, 2N)")
@@ -425,7 +415,7 @@ def recurrent_loss(setup, w, x0, grad=True):
     np.fill_diagonal(gw, 0.0)
     return loss, outs, gw, g["x0"]
 
-# %% ../nbs/11_tasks.ipynb #7318027d
+# %% ../nbs/11_tasks.ipynb #95d83d89
 FACTORS = 10.0 ** np.linspace(-5, 2, 50)  # step-size grid of Fig. S7
 
 
@@ -505,12 +495,12 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
     (`(spike_times, spike_neurons)` of all neurons' ordinary spikes at trial 0 and after training), `w0`, `x00`,
     `w`, `x0` (initial and final parameters), `setup` (see `recurrent_setup`)."""
     n_trials = _check_int("n_trials", n_trials)
-    lr = _check_pos("lr", lr)
-    decay = None if decay is None else _check_pos("decay", decay)
+    lr = check_positive("lr", lr)
+    decay = None if decay is None else check_positive("decay", decay)
     beta2 = float(beta2)
     if not 0.0 <= beta2 < 1.0:
         raise ValueError(f"beta2 must lie in [0, 1), got {beta2}")
-    max_shift = _check_pos("max_shift", max_shift)
+    max_shift = check_positive("max_shift", max_shift)
     factors = FACTORS if factors is None else np.asarray(factors, float)
     if factors.ndim != 1 or len(factors) == 0 or not (np.isfinite(factors).all() and (factors > 0).all()):
         raise ValueError("factors must be a non-empty 1-D array of positive numbers")
@@ -581,7 +571,7 @@ def without_nontarget_weights(setup, w, x0):
         res.append([tr.spikes_of(i) for i in setup["target_neurons"]])
     return res[0], res[1]
 
-# %% ../nbs/11_tasks.ipynb #e4bcf0e4
+# %% ../nbs/11_tasks.ipynb #3d1812ec
 PAPER = {
     "fig2": dict(n_trials=3000, inputs=None, lr=0.1, clip=0.02),
     "fig3": dict(n_trials=10_000, inputs=None, lr=1e-2, decay=2000, beta2=0.999, step_search=False),
