@@ -4,19 +4,19 @@
 
 # %% auto #0
 __all__ = ['QIF_KIND', 'LIF_KIND', 'THETA_KIND', 'hom', 'dS_dI', 'rotation', 'qif_flow', 'qif_s_star', 'qif_time_to_spike',
-           'qif_spike_grad', 'qif_flow_grad', 'lif_flow', 'lif_flow_grad', 'lif_crossing', 'lif_time_to_spike',
+           'qif_spike_grad', 'qif_flow_grad', 'lif_flow_grad', 'lif_flow', 'lif_crossing', 'lif_time_to_spike',
            'lif_spike_grad', 'phase', 'phase_grad', 'phase_voltage', 'theta_H', 'theta_H_grad', 'QIF', 'LIF', 'Theta']
 
-# %% ../nbs/00_neurons.ipynb #a440f46a
+# %% ../nbs/00_neurons.ipynb #41cbd6f9
 import math
 
 import numpy as np
 from numba import njit
 
-# %% ../nbs/00_neurons.ipynb #901b4405
+# %% ../nbs/00_neurons.ipynb #3e289201
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
-# %% ../nbs/00_neurons.ipynb #01f9bd08
+# %% ../nbs/00_neurons.ipynb #a23def12
 @_jit
 def hom(V):
     "Homogeneous coordinates `(a, b)` of a voltage, `V = a / b`, `b >= 0`, finite also for `V = -inf`."
@@ -54,17 +54,25 @@ def rotation(I, s):
         S = math.tanh(p * s) / p
     return C, S, -0.5 * s * S, dS_dI(I, s, C, S)
 
-# %% ../nbs/00_neurons.ipynb #38feb43e
+# %% ../nbs/00_neurons.ipynb #f8646984
 @_jit
-def qif_flow(V, I, dt, tau):
-    "State `(V, I)` of a QIF neuron (tau_s = tau/2) after a time `dt` without input."
+def _qif_flow_parts(V, I, dt, tau):
+    "The pieces of the QIF flow shared by `qif_flow` and `qif_flow_grad`: `(e, a, b, C, S, dC, dS, D, V1, I1)`."
     e = math.exp(-dt / tau)
     s = -math.expm1(-dt / tau)
     a, b = hom(V)
-    C, S, _, _ = rotation(I, s)
-    return e * (a * C + I * b * S) / (b * C - a * S), I * e * e
+    C, S, dC, dS = rotation(I, s)
+    D = b * C - a * S
+    return e, a, b, C, S, dC, dS, D, e * (a * C + I * b * S) / D, I * e * e
 
-# %% ../nbs/00_neurons.ipynb #d4ee0c64
+
+@_jit
+def qif_flow(V, I, dt, tau):
+    "State `(V, I)` of a QIF neuron (tau_s = tau/2) after a time `dt` without input."
+    parts = _qif_flow_parts(V, I, dt, tau)
+    return parts[8], parts[9]
+
+# %% ../nbs/00_neurons.ipynb #c09d5bae
 @_jit
 def qif_s_star(a, b, I):
     "Value of `s` at which the QIF flow from `V = a/b` with current `I` blows up (`inf` if never)."
@@ -105,26 +113,13 @@ def qif_spike_grad(V, I, tau):
 @_jit
 def qif_flow_grad(V, I, dt, tau):
     "`(V1, I1, dV1/dV, dV1/dI, dV1/ddt)` of `qif_flow`; `dI1/dI = e^2`, `dI1/ddt = -2 I1 / tau`."
-    e = math.exp(-dt / tau)
-    s = -math.expm1(-dt / tau)
-    a, b = hom(V)
-    C, S, dC, dS = rotation(I, s)
-    D = b * C - a * S
-    V1 = e * (a * C + I * b * S) / D
-    I1 = I * e * e
+    e, a, b, C, S, dC, dS, D, V1, I1 = _qif_flow_parts(V, I, dt, tau)
     dV1_dV = e * b * b * (C * C + I * S * S) / (D * D)
     dV1_dI = e * ((a * a + I * b * b) * (C * dS - S * dC) + b * S * D) / (D * D)
     dV1_ddt = (V1 * (V1 - 1.0) + I1) / tau
     return V1, I1, dV1_dV, dV1_dI, dV1_ddt
 
-# %% ../nbs/00_neurons.ipynb #4ae54c97
-@_jit
-def lif_flow(V, I, dt, tau):
-    "State `(V, I)` of a LIF neuron (tau_s = tau/2) after `dt` without input or threshold crossing."
-    x = math.exp(-dt / tau)
-    return V * x + I * (x - x * x), I * x * x
-
-
+# %% ../nbs/00_neurons.ipynb #6abfad5d
 @_jit
 def lif_flow_grad(V, I, dt, tau):
     "`(V1, I1, dV1/dV, dV1/dI, dV1/ddt)` of `lif_flow`."
@@ -132,6 +127,13 @@ def lif_flow_grad(V, I, dt, tau):
     V1 = V * x + I * (x - x * x)
     I1 = I * x * x
     return V1, I1, x, x - x * x, (I1 - V1) / tau
+
+
+@_jit
+def lif_flow(V, I, dt, tau):
+    "State `(V, I)` of a LIF neuron (tau_s = tau/2) after `dt` without input or threshold crossing."
+    V1, I1, _, _, _ = lif_flow_grad(V, I, dt, tau)
+    return V1, I1
 
 
 @_jit
@@ -169,7 +171,7 @@ def lif_spike_grad(V, I, tau, threshold):
     vdot = (I * x * x - threshold) / tau
     return -x / vdot, -(x - x * x) / vdot
 
-# %% ../nbs/00_neurons.ipynb #1d97ad3f
+# %% ../nbs/00_neurons.ipynb #50c12d45
 @_jit
 def phase(V, c, tau):
     "Phase `(tau/c)(arctan((V - 1/2)/c) + pi/2)` in `[0, tau pi / c]` of a QIF with drive `c^2`; `V = -inf` -> 0."
@@ -211,7 +213,7 @@ def theta_H_grad(phi, w, c, tau):
     den = sn * sn + u * u
     return (tau / c) * math.atan2(sn, u), 1.0 / den, (tau / (c * c)) * sn * sn / den
 
-# %% ../nbs/00_neurons.ipynb #13d815e0
+# %% ../nbs/00_neurons.ipynb #7dbbbfa1
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
@@ -257,7 +259,7 @@ def _lif_tts_arrays(V, I, tau, threshold, out):
     for k in range(V.size):
         out[k] = lif_time_to_spike(V[k], I[k], tau, threshold)
 
-# %% ../nbs/00_neurons.ipynb #66f57309
+# %% ../nbs/00_neurons.ipynb #46bdf7a6
 class _CurrentNeuron:
     """Shared array interface of the two models with an exponentially decaying synaptic current.
 

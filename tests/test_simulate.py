@@ -22,20 +22,15 @@ def test_paper_numbers():
     assert abs(one_input(qif, 1.15 * QIF.w_min)[0] - 3.1957) < 1e-4
 
 
-def ode_network(w, w_in, tin, src, T, x0=None, tau=1.0):
-    """Independent reference: phase form V = tan(psi) integrated with DOP853 (rtol 1e-12), piecewise between
-    input times, events at psi_i = pi/2 (spike), reset psi_i -> -pi/2, recurrent current jumps."""
+def ode_piecewise(rhs, y, threshold, reset, w, w_in, tin, src, T):
+    """Integrate `rhs` (state: N voltage-like variables, then N currents) with DOP853 (rtol 1e-12) piecewise
+    between input times; a variable reaching `threshold` from below is a spike: it is set to `reset` and the
+    recurrent weights are added to the currents. Returns spike times, neurons and the final state."""
     N = w.shape[0]
-    y = np.zeros(2 * N) if x0 is None else np.concatenate([np.arctan(x0[0]), x0[1]])
     times, who = [], []
 
-    def rhs(t, y):
-        psi, cur = y[:N], y[N:]
-        s, c = np.sin(psi), np.cos(psi)
-        return np.concatenate([(s * (s - c) + cur * c * c) / tau, -2 * cur / tau])
-
     def make_event(i):
-        ev = lambda t, y: y[i] - np.pi / 2
+        ev = lambda t, y: y[i] - threshold
         ev.terminal, ev.direction = True, 1
         return ev
 
@@ -53,11 +48,24 @@ def ode_network(w, w_in, tin, src, T, x0=None, tau=1.0):
             t, y = sol.t_events[i][0], sol.y_events[i][0].copy()
             times.append(t)
             who.append(i)
-            y[i] = -np.pi / 2
+            y[i] = reset
             y[N:] += w[:, i]
         if j is not None:
             y[N:] += w_in[:, j]
     return np.array(times), np.array(who, dtype=int), y
+
+
+def ode_network(w, w_in, tin, src, T, x0=None, tau=1.0):
+    """Independent reference: phase form V = tan(psi), events at psi_i = pi/2 (spike), reset psi_i -> -pi/2."""
+    N = w.shape[0]
+    y = np.zeros(2 * N) if x0 is None else np.concatenate([np.arctan(x0[0]), x0[1]])
+
+    def rhs(t, y):
+        psi, cur = y[:N], y[N:]
+        s, c = np.sin(psi), np.cos(psi)
+        return np.concatenate([(s * (s - c) + cur * c * c) / tau, -2 * cur / tau])
+
+    return ode_piecewise(rhs, y, np.pi / 2, -np.pi / 2, w, w_in, tin, src, T)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -87,28 +95,8 @@ def test_lif_matches_ode():
     tin, src = rng.uniform(0, T, 12), rng.integers(0, N_in, 12)
     tr = simulate(lif, w, w_in, tin, src, T)
     assert 3 < len(tr.spike_times) < 200
-    y = np.zeros(2 * N)
-    t, times = 0.0, []
     rhs = lambda t, y: np.concatenate([-y[:N] + y[N:], -2 * y[N:]])
-    events = []
-    for i in range(N):
-        ev = lambda t, y, i=i: y[i] - 1.0
-        ev.terminal, ev.direction = True, 1
-        events.append(ev)
-    for t_stop, j in [(tin[o], src[o]) for o in np.argsort(tin)] + [(T, None)]:
-        while t < t_stop:
-            sol = solve_ivp(rhs, (t, t_stop), y, method="DOP853", rtol=1e-12, atol=1e-12, events=events)
-            fired = [i for i in range(N) if len(sol.t_events[i])]
-            if not fired:
-                t, y = t_stop, sol.y[:, -1]
-                break
-            i = min(fired, key=lambda i: sol.t_events[i][0])
-            t, y = sol.t_events[i][0], sol.y_events[i][0].copy()
-            times.append(t)
-            y[i] = 0.0
-            y[N:] += w[:, i]
-        if j is not None:
-            y[N:] += w_in[:, j]
+    times, _, _ = ode_piecewise(rhs, np.zeros(2 * N), 1.0, 0.0, w, w_in, tin, src, T)
     assert np.allclose(tr.spike_times, times, atol=1e-8, rtol=0)
 
 
