@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from smoothgrad import QIF
-from smoothgrad.tasks import output_time_derivatives
+from smoothgrad.probes import output_time_derivatives
 
 QIF1 = QIF(tau=1.0, alpha=10.0)
 T = 10.0
@@ -60,7 +60,7 @@ def _evaluate(f, grid):
 def _critical_points(name):
     """Parameter values where an output time crosses T or an input time, or (S4) the varied input time crosses
     an output time or another input time; located by bisection from sign changes on a coarse grid."""
-    from smoothgrad.tasks import bisect
+    from smoothgrad.probes import bisect
 
     f, (lo, hi), _, inputs, x_crosses = CASES[name]
     grid = np.linspace(lo, hi, 801)
@@ -98,7 +98,7 @@ def test_steps_shrink_with_grid_spacing_at_every_crossing(name):
 
 def test_s1_downstream_derivative_kinks_where_upstream_spike_crosses_T():
     """The caption's one exception: neuron 2's pseudospike derivative jumps (t itself stays continuous)."""
-    from smoothgrad.tasks import bisect
+    from smoothgrad.probes import bisect
 
     w_star = bisect(lambda w: s1(w)[0][0, 0] - T, 1.0 * QIF.w_min, 6 * QIF.w_min)
     left, right = s1(w_star - 1e-7), s1(w_star + 1e-7)
@@ -108,7 +108,7 @@ def test_s1_downstream_derivative_kinks_where_upstream_spike_crosses_T():
 
 def test_spike_crossing_T_keeps_derivative_continuous():
     """S1: neuron 1's first spike crosses T; d t / d w agrees from both sides."""
-    from smoothgrad.tasks import bisect
+    from smoothgrad.probes import bisect
 
     w_star = bisect(lambda w: s1(w)[0][0, 0] - T, 1.0 * QIF.w_min, 6 * QIF.w_min)
     for eps in (1e-4, 1e-5, 1e-6):

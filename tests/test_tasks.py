@@ -6,25 +6,27 @@ import pytest
 from smoothgrad.gradients import check_grad
 from smoothgrad.neurons import LIF, QIF
 from smoothgrad.simulate import simulate
-from smoothgrad.tasks import (
-    PAPER,
-    QUICK,
+from smoothgrad.probes import (
     arc_length,
     bisect,
     first_spike_time,
     output_time_derivatives,
-    paper_inputs,
     phase_trace,
     refine_crossings,
+    trace,
+    trial_trace,
+    ttfs_output_potentials,
+)
+from smoothgrad.tasks import (
+    PAPER,
+    QUICK,
+    paper_inputs,
     recurrent_loss,
     recurrent_setup,
     single_neuron_loss,
     single_neuron_setup,
-    trace,
     train_recurrent,
     train_single_neuron,
-    trial_trace,
-    ttfs_output_potentials,
     without_nontarget_weights,
 )
 from smoothgrad.ttfs import TTFSNetwork, reference_forward
