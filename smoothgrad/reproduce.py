@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['REPO_DIR', 'DEFAULT_NOTEBOOKS', 'DEFAULT_OUT', 'DEFAULT_RUNS', 'MODES', 'NotebooksNotFound', 'notebooks_dir',
-           'list_notebooks', 'has_parameters_cell', 'run_notebook', 'describe_failure', 'run_all', 'update_run_log',
-           'parse_args', 'main']
+           'resolve_out_dir', 'resolve_runs_dir', 'list_notebooks', 'has_parameters_cell', 'run_notebook',
+           'describe_failure', 'run_all', 'update_run_log', 'parse_args', 'main']
 
-# %% ../nbs/13_reproduce.ipynb #49ded293
+# %% ../nbs/13_reproduce.ipynb #4f04dcdc
 import argparse
 import ast
 import json
@@ -22,7 +22,7 @@ from pathlib import Path
 from .results import (  # noqa: F401  (save_results, savefig, use_style: re-exported for the figure notebooks)
     CLAIMS, STYLE, figure_order, load_json, save_results, savefig, update_readme, use_style, write_results)
 
-# %% ../nbs/13_reproduce.ipynb #6a40b440
+# %% ../nbs/13_reproduce.ipynb #213c4d66
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -50,7 +50,33 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/13_reproduce.ipynb #8b3a132b
+# %% ../nbs/13_reproduce.ipynb #399f2bfc
+def _resolve_dir(path, default, arg):
+    "`path` (None: `./default`) as an absolute folder path; a TypeError/ValueError names `arg`."
+    if path is None:
+        path = default
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{arg} must be a path (str or os.PathLike) or None, got {type(path).__name__}")
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(f"{arg} must be a non-empty path or None, got {path!r}")
+    if "\0" in os.fspath(path):
+        raise ValueError(f"{arg} must not contain a NUL character, got {path!r}")
+    p = Path(os.path.abspath(Path(path).expanduser()))
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{arg} must be a folder, but {p} is an existing file")
+    return p
+
+
+def resolve_out_dir(out_dir=None) -> Path:
+    "The absolute folder for figures and results: `./figures` of the working directory when None (not created)."
+    return _resolve_dir(out_dir, "figures", "out_dir")
+
+
+def resolve_runs_dir(runs_dir=None) -> Path:
+    "The absolute folder for executed copies and checkpoints: `./runs` of the working directory when None (not created)."
+    return _resolve_dir(runs_dir, "runs", "runs_dir")
+
+# %% ../nbs/13_reproduce.ipynb #f3df37e5
 def list_notebooks(nb_dir, only=None) -> list:
     "Paths of the experiment notebooks in `nb_dir` (`*.ipynb`, not starting with `_` or `.`), paper order; `only`: names."
     nbs = {p.stem: p for p in Path(nb_dir).glob("*.ipynb") if not p.name.startswith(("_", "."))}
@@ -62,7 +88,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=figure_order)]
 
-# %% ../nbs/13_reproduce.ipynb #da15fe32
+# %% ../nbs/13_reproduce.ipynb #99abee16
 def has_parameters_cell(nb_path) -> bool:
     "Whether the notebook has a cell tagged `parameters` (papermill's injection point)."
     nb = json.loads(Path(nb_path).read_text())
@@ -135,7 +161,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/13_reproduce.ipynb #3bffca81
+# %% ../nbs/13_reproduce.ipynb #e45514f4
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -184,7 +210,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/13_reproduce.ipynb #81ddb2af
+# %% ../nbs/13_reproduce.ipynb #ce8af667
 def update_run_log(out_dir, recs) -> dict:
     "Merge run records into `<out_dir>/runs.json`; returns the merged log."
     p = Path(out_dir) / "runs.json"
@@ -197,7 +223,7 @@ def update_run_log(out_dir, recs) -> dict:
     p.write_text(json.dumps(log, indent=1))
     return log
 
-# %% ../nbs/13_reproduce.ipynb #e887cf94
+# %% ../nbs/13_reproduce.ipynb #54dca2f7
 def _param(s):
     if "=" not in s:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {s!r}")
@@ -264,7 +290,7 @@ def main(argv=None) -> int:
         return 1
     return 0
 
-# %% ../nbs/13_reproduce.ipynb #18eb9306
+# %% ../nbs/13_reproduce.ipynb #d8f2da7a
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())
