@@ -6,7 +6,7 @@
 __all__ = ['INPUT_KINDS', 'atomic_savez', 'run_config', 'config_hash', 'save_checkpoint', 'load_checkpoint', 'check_inputs',
            'check_labels', 'train']
 
-# %% ../nbs/09_train.ipynb #7571c5c8
+# %% ../nbs/09_train.ipynb #f797d348
 import copy
 import hashlib
 import inspect
@@ -32,7 +32,7 @@ except ImportError:  # tqdm is optional: without it, only the per-epoch summary 
         @staticmethod
         def write(s): print(s, file=sys.stderr)
 
-# %% ../nbs/09_train.ipynb #7ca31b06
+# %% ../nbs/09_train.ipynb #348bfc8a
 def _remove_stale_temps(path: Path) -> None:
     "Delete temporary files `<name>.*.tmp` that an interrupted `atomic_savez(path)` left behind."
     if path.parent.is_dir():
@@ -62,7 +62,7 @@ def atomic_savez(path, **arrays) -> Path:
             os.unlink(tmp)
     return path
 
-# %% ../nbs/09_train.ipynb #cce40e7b
+# %% ../nbs/09_train.ipynb #bfa31827
 _PLAIN = (type(None), bool, int, float, str)
 
 
@@ -109,7 +109,7 @@ def _filled(cell) -> bool:
         return False
     return True
 
-# %% ../nbs/09_train.ipynb #0d199cc1
+# %% ../nbs/09_train.ipynb #d6d2ea88
 def run_config(model, optimizer, x_train, y_train, x_test=None, y_test=None, batch_size: int = 1000, seed: int = 0,
                augment=None, inputs: str = "binary", evaluate_initial: bool = True) -> dict:
     """The configuration that determines a training run's state after every epoch, as plain JSON (see above).
@@ -140,7 +140,7 @@ def _differences(a, b, where="", out=None) -> list:
         out.append(where or "(all)")
     return out
 
-# %% ../nbs/09_train.ipynb #0a107af7
+# %% ../nbs/09_train.ipynb #042f7426
 def save_checkpoint(path, params, optimizer, epoch: int, rng: np.random.Generator, history: dict, config: dict) -> Path:
     """Atomically save a training checkpoint (see above) to `path` (.npz); `config`: from `run_config`."""
     arrays = {f"param.{i}": np.asarray(p) for i, p in enumerate(params)}
@@ -167,7 +167,7 @@ def _read_checkpoint(path: Path) -> dict:
     except Exception as e:  # truncated or corrupt zip (BadZipFile, zlib.error, EOFError, OSError, ...)
         raise ValueError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from None
 
-# %% ../nbs/09_train.ipynb #58e38677
+# %% ../nbs/09_train.ipynb #c3e00604
 def _check_state(path, ck, params, optimizer, rng):
     "Validate a read checkpoint against this run without changing anything; returns the optimiser state."
     data, n_epoch = ck["data"], ck["epoch"]
@@ -215,7 +215,7 @@ def load_checkpoint(path, params, optimizer, rng: np.random.Generator, config: d
     rng.bit_generator.state = ck["rng_state"]
     return ck["epoch"], ck["history"]
 
-# %% ../nbs/09_train.ipynb #e1f938ed
+# %% ../nbs/09_train.ipynb #2e60e677
 INPUT_KINDS = ("binary", "times", "features")
 
 
@@ -226,10 +226,10 @@ def check_inputs(x, inputs: str, name: str = "x") -> np.ndarray:
         x = np.asarray(x)
     except (ValueError, TypeError) as e:
         raise TypeError(f"{name} must be an array (n, ...), got {type(x).__name__} ({e})") from None
-    if x.ndim < 1 or len(x) == 0:
-        raise ValueError(f"{name} must be a non-empty array with samples along axis 0, got shape {x.shape}")
     if x.dtype != bool and not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise TypeError(f"{name} must be a numeric or boolean array, got dtype {x.dtype}")
+    if x.ndim < 1 or len(x) == 0:
+        raise ValueError(f"{name} must be a non-empty array with samples along axis 0, got shape {x.shape}")
     if inputs == "times":
         if x.dtype.kind != "f":
             raise ValueError(f"{name} has dtype {x.dtype}, but inputs='times' expects float spike times "
@@ -260,7 +260,7 @@ def check_labels(y, n: int, name: str = "y") -> np.ndarray:
         raise ValueError(f"{name} must be >= 0")
     return y
 
-# %% ../nbs/09_train.ipynb #33225e5a
+# %% ../nbs/09_train.ipynb #73bc59ba
 def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
@@ -288,7 +288,7 @@ def _check_objects(model, optimizer, augment, inputs):
         raise TypeError("model.params() must return a non-empty list of floating-point NumPy arrays")
     return list(params)
 
-# %% ../nbs/09_train.ipynb #ebe969e1
+# %% ../nbs/09_train.ipynb #617ec730
 def _check_settings(epochs, batch_size, seed, checkpoint, resume, progress, evaluate_initial):
     for name, v, lo in (("epochs", epochs, 0), ("batch_size", batch_size, 1), ("seed", seed, 0)):
         if not _is_int(v) or v < lo:
@@ -317,7 +317,7 @@ def _check_data(x_train, y_train, x_test, y_test, inputs):
         y_test = check_labels(y_test, len(x_test), "y_test")
     return x_train, y_train, x_test, y_test
 
-# %% ../nbs/09_train.ipynb #1b542cb9
+# %% ../nbs/09_train.ipynb #b2e92339
 def _record(history, epoch, train_loss, train_acc, metrics):
     history["epoch"].append(int(epoch))
     history["train_loss"].append(float(train_loss))
@@ -356,7 +356,7 @@ def _epoch(model, optimizer, params, x, y, batch_size, rng, augment, inputs, epo
         bar.set_postfix(loss=f"{loss:.4g}", acc=f"{acc:.3f}")
     return loss_sum / n, acc_sum / n
 
-# %% ../nbs/09_train.ipynb #b2e9a757
+# %% ../nbs/09_train.ipynb #63119c48
 def train(
     model,  # object with `params()`, `loss_and_grad(x, labels)`, `evaluate(x, labels)`, optionally `clip_params()`
     optimizer,  # a `smoothgrad.optim` optimiser instance (`step`, `state_dict`, `load_state_dict`)
