@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['trial_trace', 'trace', 'first_spike_time', 'output_time_derivatives', 'bisect', 'refine_crossings', 'phase_trace',
-           'ttfs_output_potentials', 'arc_length']
+           'ttfs_output_potentials', 'arc_length', 'arc_length_trials']
 
-# %% ../nbs/11_probes.ipynb #9dae4012
+# %% ../nbs/11_probes.ipynb #465d1162
 import math
 
 import numpy as np
@@ -16,7 +16,7 @@ from .neurons import QIF, theta_H
 from .pseudo import output_times
 from .simulate import check_positive, simulate
 
-# %% ../nbs/11_probes.ipynb #b39740ee
+# %% ../nbs/11_probes.ipynb #895922b3
 def trial_trace(trial, t_grid):
     """`(V, I)`, each (N, len(t_grid)) float64, of a simulated QIF/LIF `Trial` at the times `t_grid` in [0, T]."""
     t = np.asarray(t_grid, dtype=np.float64)
@@ -38,7 +38,7 @@ def trace(neuron, w, w_in, input_times, input_sources, T, t_grid, x0=None):
     Arguments as in `simulate.simulate` (QIF or LIF neurons)."""
     return trial_trace(simulate(neuron, w, w_in, input_times, input_sources, T, x0), t_grid)
 
-# %% ../nbs/11_probes.ipynb #0a6aadf5
+# %% ../nbs/11_probes.ipynb #269e5f50
 def first_spike_time(neuron, T, t_a, w_a, t_b=np.inf, w_b=0.0):
     """First spike time in [0, T) of one QIF or LIF neuron from rest with inputs `(t_a, w_a)` and `(t_b, w_b)`.
 
@@ -106,7 +106,7 @@ def phase_trace(trial, t_grid):
         phi[i, np.searchsorted(t, trial.spikes_of(i)).clip(0, len(t) - 1)] = np.nan
     return phi, I
 
-# %% ../nbs/11_probes.ipynb #ba319f70
+# %% ../nbs/11_probes.ipynb #cc7cb4b7
 def ttfs_output_potentials(net, x, t_grid, as_times=False):
     """Potentials `V` (n_out, len(t_grid)) float64 of the output neurons of the `TTFSNetwork` `net` for one input.
 
@@ -140,26 +140,42 @@ def ttfs_output_potentials(net, x, t_grid, as_times=False):
             phi, tp = theta_H(phi, W[i, j], th.c, th.tau), te
     return V
 
-# %% ../nbs/11_probes.ipynb #8ab2831f
-def arc_length(times, window=1):
-    """Cumulative distance travelled by a vector of spike times over trials.
+# %% ../nbs/11_probes.ipynb #61dccb82
+def _check_window(window):
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    return int(window)
 
-    `times` (n_trials, m): one row of m spike times per trial (units of tau). `window`: if > 1, every column is
-    first smoothed by a centred moving average over `window` trials (edges use the available trials), as for
-    the paper's "smoothed spike time arc length". Returns (n_trials,) float64, starting at 0:
-    `d[k] = sum_{j < k} ||t_{j+1} - t_j||`."""
+
+def arc_length(times, window=1):
+    """Cumulative distance travelled by the spike times over trials: `sum_i |t_i(k+1) - t_i(k)|` per step.
+
+    `times` (n_trials, m): one row of m output spike times per trial (or (n_trials,) for one output), finite.
+    `window`: 1 (default): no smoothing, returns (n_trials,) float64 starting at 0; > 1: every column is first
+    replaced by its moving average over `window` consecutive trials without padding (only full windows), and the
+    result has n_trials - window + 1 entries, entry k belonging to the window of trials k .. k + window - 1
+    (centre: `arc_length_trials`)."""
     x = np.asarray(times, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
-    if x.ndim != 2:
-        raise ValueError(f"times must have shape (n_trials, m), got {x.shape}")
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}")
-    window = int(window)
-    if window > 1 and len(x) > 1:
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"times must have shape (n_trials, m) with n_trials >= 1, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("times must be finite (use pseudospike times for outputs that do not spike)")
+    window = _check_window(window)
+    if window > len(x):
+        raise ValueError(f"window ({window}) must not exceed the number of trials ({len(x)})")
+    if window > 1:
         c = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
-        k = np.arange(len(x))
-        lo, hi = np.maximum(k - window // 2, 0), np.minimum(k + window - window // 2, len(x))
-        x = (c[hi] - c[lo]) / (hi - lo)[:, None]
-    steps = np.linalg.norm(np.diff(x, axis=0), axis=1)
+        x = (c[window:] - c[:-window]) / window  # moving average over full windows only
+    steps = np.abs(np.diff(x, axis=0)).sum(axis=1)
     return np.concatenate([[0.0], np.cumsum(steps)])
+
+
+def arc_length_trials(n_trials, window=1):
+    """The trial (0-based; a half-integer for even `window`) at the centre of each entry of
+    `arc_length(times, window)` for `n_trials` trials: `arange(n_trials - window + 1) + (window - 1) / 2`."""
+    window = _check_window(window)
+    if window > n_trials:
+        raise ValueError(f"window ({window}) must not exceed n_trials ({n_trials})")
+    return np.arange(n_trials - window + 1) + (window - 1) / 2
