@@ -4,10 +4,12 @@
 
 # %% auto #0
 __all__ = ['trial_trace', 'trace', 'first_spike_time', 'output_time_derivatives', 'bisect', 'refine_crossings', 'phase_trace',
-           'ttfs_output_potentials', 'arc_length', 'arc_length_trials']
+           'refine_curve', 'unexplained_breaks', 'curve_record', 'curve_arrays', 'ttfs_output_potentials', 'arc_length',
+           'arc_length_trials']
 
-# %% ../nbs/11_probes.ipynb #465d1162
+# %% ../nbs/11_probes.ipynb #319e13cf
 import math
+import warnings
 
 import numpy as np
 
@@ -16,7 +18,7 @@ from .neurons import QIF, theta_H
 from .pseudo import output_times
 from .simulate import check_positive, simulate
 
-# %% ../nbs/11_probes.ipynb #895922b3
+# %% ../nbs/11_probes.ipynb #109edd8a
 def trial_trace(trial, t_grid):
     """`(V, I)`, each (N, len(t_grid)) float64, of a simulated QIF/LIF `Trial` at the times `t_grid` in [0, T]."""
     t = np.asarray(t_grid, dtype=np.float64)
@@ -38,7 +40,7 @@ def trace(neuron, w, w_in, input_times, input_sources, T, t_grid, x0=None):
     Arguments as in `simulate.simulate` (QIF or LIF neurons)."""
     return trial_trace(simulate(neuron, w, w_in, input_times, input_sources, T, x0), t_grid)
 
-# %% ../nbs/11_probes.ipynb #269e5f50
+# %% ../nbs/11_probes.ipynb #55805ec3
 def first_spike_time(neuron, T, t_a, w_a, t_b=np.inf, w_b=0.0):
     """First spike time in [0, T) of one QIF or LIF neuron from rest with inputs `(t_a, w_a)` and `(t_b, w_b)`.
 
@@ -106,7 +108,88 @@ def phase_trace(trial, t_grid):
         phi[i, np.searchsorted(t, trial.spikes_of(i)).clip(0, len(t) - 1)] = np.nan
     return phi, I
 
-# %% ../nbs/11_probes.ipynb #cc7cb4b7
+# %% ../nbs/11_probes.ipynb #9c1c26e1
+def refine_curve(f, x_grid, max_dy, x_tol=1e-9, max_points=50_000):
+    """Refine the sampling `x_grid` of the curves `f` where they are steep or end, see above.
+
+    `f`: array (n,) of abscissae -> array (n, k) of k curve values (NaN: not drawn); `x_grid`: increasing initial
+    abscissae (n0 >= 2,); `max_dy`: largest allowed step of each curve between neighbours, a number or (k,)
+    (`inf`: this curve does not steer the refinement, e.g. a derivative); `x_tol`: smallest interval that is
+    still halved; `max_points`: the refinement stops (with a warning) when this many points are reached.
+    Returns `(x, y)`: increasing abscissae (n,) and the values (n, k), float64."""
+    x = np.asarray(x_grid, dtype=np.float64)
+    if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all() or (np.diff(x) <= 0).any():
+        raise ValueError("x_grid must be a 1-D strictly increasing finite array of >= 2 points")
+    if not x_tol > 0:
+        raise ValueError(f"x_tol must be > 0, got {x_tol!r}")
+    y = np.asarray(f(x), dtype=np.float64).reshape(len(x), -1)
+    dy = np.broadcast_to(np.asarray(max_dy, dtype=np.float64), y.shape[1:])
+    if not (dy > 0).all():
+        raise ValueError(f"max_dy must be > 0, got {max_dy!r}")
+    while True:
+        drawn = ~np.isnan(y)
+        end = drawn[1:] != drawn[:-1]  # one neighbour drawn, the other not
+        steep = np.abs(np.diff(np.where(drawn, y, 0.0), axis=0)) > dy
+        bad = ((end | (steep & drawn[1:] & drawn[:-1])).any(axis=1)) & (np.diff(x) > x_tol)
+        k = np.flatnonzero(bad)
+        if len(k) == 0:
+            return x, y
+        if len(x) + len(k) > max_points:
+            warnings.warn(f"refine_curve: stopped at {len(x)} points (max_points); check with unexplained_breaks")
+            return x, y
+        xm = 0.5 * (x[k] + x[k + 1])
+        ym = np.asarray(f(xm), dtype=np.float64).reshape(len(xm), -1)
+        order = np.argsort(np.concatenate([x, xm]), kind="stable")
+        x, y = np.concatenate([x, xm])[order], np.concatenate([y, ym])[order]
+
+# %% ../nbs/11_probes.ipynb #db91d317
+def unexplained_breaks(x, y, levels=(), at=(), jump=10.0, level_tol=1e-3, x_tol=1e-6, min_jump=1e-9):
+    """Places where the plotted curves `y` over `x` show a gap or jump nobody declared; [] when all is explained.
+
+    `x` (n,) increasing, `y` (n,) or (n, k) (NaN: not drawn). An end of a drawn piece is explained if it is the
+    first or last grid point, lies within `level_tol` of one of `levels` (e.g. T), or within `x_tol` of one of
+    `at` (declared abscissae: w_min, transitions). A step |dy| > max(`min_jump`, `jump` * both neighbouring
+    steps) is explained if a declared abscissa lies in (or within `x_tol` of) its interval. Returns a list of
+    `(kind, curve, x)`, kind `"end"` or `"jump"`."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
+    at = np.asarray(at, dtype=np.float64).ravel()
+    levels = np.asarray(levels, dtype=np.float64).ravel()
+    near_at = lambda a, b: bool(((at >= a - x_tol) & (at <= b + x_tol)).any())  # noqa: E731
+    out = []
+    for c in range(y.shape[1]):
+        v, drawn = y[:, c], ~np.isnan(y[:, c])
+        inner = np.arange(1, len(x) - 1)
+        ends = inner[drawn[inner] & (~drawn[inner - 1] | ~drawn[inner + 1])]
+        for i in ends:
+            if not (np.abs(v[i] - levels) < level_tol).any() and not near_at(x[i], x[i]):
+                out.append(("end", c, float(x[i])))
+        d = np.abs(np.diff(v))  # NaN where a neighbour is not drawn
+        for i in np.flatnonzero(d > min_jump):
+            nb = [d[j] for j in (i - 1, i + 1) if 0 <= j < len(d) and np.isfinite(d[j])]
+            if nb and d[i] > jump * max(nb) and not near_at(x[i], x[i + 1]):
+                out.append(("jump", c, float(x[i])))
+    return out
+
+# %% ../nbs/11_probes.ipynb #4bb552fe
+def curve_record(x, y, levels=(), at=(), digits=7):
+    """A plotted panel as JSON-ready dict (for a figure's JSON file): `x`, `y` (one list per curve, None = not
+    drawn), rounded to `digits` significant digits, and the declared `levels` and `at` of `unexplained_breaks`
+    (not rounded). `unexplained_breaks(**curve_arrays(record))` checks it again."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
+    r = lambda a: [None if not np.isfinite(v) else float(f"{v:.{digits}g}") for v in a]  # noqa: E731
+    return dict(x=r(x), y=[r(y[:, c]) for c in range(y.shape[1])], levels=[float(v) for v in np.ravel(levels)],
+                at=[float(v) for v in np.ravel(at)])
+
+
+def curve_arrays(record):
+    "The arrays of a `curve_record`: dict(x (n,), y (n, k), levels, at), NaN where not drawn."
+    f = lambda a: np.array([np.nan if v is None else v for v in a], dtype=np.float64)  # noqa: E731
+    return dict(x=f(record["x"]), y=np.stack([f(c) for c in record["y"]], axis=1), levels=record["levels"],
+                at=record["at"])
+
+# %% ../nbs/11_probes.ipynb #4d9db737
 def ttfs_output_potentials(net, x, t_grid, as_times=False):
     """Potentials `V` (n_out, len(t_grid)) float64 of the output neurons of the `TTFSNetwork` `net` for one input.
 
@@ -140,7 +223,7 @@ def ttfs_output_potentials(net, x, t_grid, as_times=False):
             phi, tp = theta_H(phi, W[i, j], th.c, th.tau), te
     return V
 
-# %% ../nbs/11_probes.ipynb #61dccb82
+# %% ../nbs/11_probes.ipynb #e4c45d61
 def _check_window(window):
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be an integer >= 1, got {window!r}")
