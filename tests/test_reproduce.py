@@ -6,7 +6,7 @@ import pytest
 
 from smoothgrad import reproduce as R
 
-PARAMS = 'mode = "quick"\nseed = 0\nout_dir = "../../figures"\nx = 1\nsleep = 0.0'
+PARAMS = 'mode = "quick"\nseed = 0\nout_dir = None\nruns_dir = None\nx = 1\nsleep = 0.0'
 
 BODY = """
 import json, os, time
@@ -16,7 +16,8 @@ Path(out_dir).mkdir(parents=True, exist_ok=True)
 Path(out_dir, NAME + ".png").write_bytes(b"png")
 doc = dict(name=NAME, mode=mode, seed=seed,
            values={"qif_tsp_1.15": 3.1957 * x, "cwd": os.path.basename(os.getcwd())},
-           worker_pid=os.getppid(), backend=os.environ.get("MPLBACKEND"))
+           worker_pid=os.getppid(), backend=os.environ.get("MPLBACKEND"), runs_dir=runs_dir,
+           epoch=os.environ.get("SOURCE_DATE_EPOCH"))
 Path(out_dir, NAME + ".json").write_text(json.dumps(doc))
 """
 
@@ -38,8 +39,12 @@ def make_nb(path, body=BODY, tagged=True, fail=False):
 
 
 @pytest.fixture
-def dirs(tmp_path):
+def dirs(tmp_path, monkeypatch):
+    "Notebooks, output and runs folders; the working directory is a fresh folder `work`."
     nbs = tmp_path / "repo" / "nbs" / "experiments"
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     return nbs, tmp_path / "figs", tmp_path / "runs"
 
 
@@ -59,8 +64,9 @@ def test_local_cluster_runs_notebooks_and_writes_results(dirs, capsys):
     docs = {n: json.loads((out / f"{n}.json").read_text()) for n in ("fig1", "figS3")}
     for n, d in docs.items():
         assert d["mode"] == "quick" and d["values"]["qif_tsp_1.15"] == pytest.approx(2 * 3.1957)  # injected x=2
-        assert d["values"]["cwd"] == "experiments"  # papermill ran in the notebook's folder
-        assert d["backend"] == "Agg"
+        assert d["values"]["cwd"] == "work"  # the kernel runs in the caller's working directory
+        assert d["backend"] == "Agg" and d["epoch"] == "0"  # fixed PDF dates unless SOURCE_DATE_EPOCH is set
+        assert d["runs_dir"] == str(runs)  # the runner passes absolute folders
         assert (runs / "quick" / f"{n}.ipynb").exists()  # executed copies go to runs/<mode>/
         assert (out / f"{n}.png").exists()
     assert docs["fig1"]["worker_pid"] != docs["figS3"]["worker_pid"]  # two worker processes in parallel
@@ -125,7 +131,7 @@ def test_repo_experiment_notebooks_have_parameters():
         assert R.has_parameters_cell(p), p
         nb = json.loads(p.read_text())
         src = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
-        for name in ("mode", "seed", "out_dir"):
+        for name in ("mode", "seed", "out_dir", "runs_dir"):
             assert f"{name} =" in src, (p.name, name)
         assert not any("default_exp" in "".join(c["source"]) for c in nb["cells"]), p  # nothing exported
 
