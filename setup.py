@@ -1,31 +1,97 @@
-"""Package metadata comes from settings.ini, the single source (nbdev 2 convention)."""
+"""Package metadata comes from settings.ini, the single source (nbdev 2 convention).
+
+Extras (all lists in settings.ini): `gpu` (`gpu_requirements`), `figures` (`figures_requirements`: run the
+experiment notebooks), `notebooks` (`notebooks_requirements`: `jupyter lab` on the chapters), `dev`
+(`figures` plus `dev_requirements`: tests, lint, docs) and `all`.
+A wheel carries the experiment notebooks (nbs/experiments) as package data in smoothgrad/experiments.
+"""
+import shutil
 from configparser import ConfigParser
+from pathlib import Path
 
 import setuptools
+from setuptools.command.build_py import build_py
 
+ROOT = Path(__file__).resolve().parent
 cfg = ConfigParser(delimiters=["="])
-cfg.read("settings.ini")
+cfg.read(ROOT / "settings.ini", encoding="utf8")
 c = cfg["DEFAULT"]
 
-requirements = c.get("requirements", "").split()
-dev_requirements = c.get("dev_requirements", "").split()
-gpu_requirements = ["cupy-cuda12x"]
+STATUSES = "1 - Planning,2 - Pre-Alpha,3 - Alpha,4 - Beta,5 - Production/Stable,6 - Mature,7 - Inactive".split(",")
+LICENSES = {  # nbdev's names -> (licence name, trove classifier)
+    "apache2": ("Apache-2.0", "License :: OSI Approved :: Apache Software License"),
+    "mit": ("MIT", "License :: OSI Approved :: MIT License"),
+    "gpl3": ("GPL-3.0-only", "License :: OSI Approved :: GNU General Public License v3 (GPLv3)"),
+    "bsd3": ("BSD-3-Clause", "License :: OSI Approved :: BSD License"),
+}
+PYTHONS = "3.11 3.12 3.13".split()
+
+
+def reqs(key):
+    "Whitespace-separated requirement list `key` of settings.ini."
+    return c.get(key, "").split()
+
+
+def union(*lists):
+    return list(dict.fromkeys(r for lst in lists for r in lst))
+
+
+lic_name, lic_classifier = LICENSES[c["license"]]
+min_python = c["min_python"]
+classifiers = [
+    f"Development Status :: {STATUSES[int(c['status']) - 1]}",
+    f"Intended Audience :: {c['audience']}",
+    lic_classifier,
+    f"Natural Language :: {c['language']}",
+    "Operating System :: OS Independent",
+    "Programming Language :: Python :: 3",
+    *[f"Programming Language :: Python :: {v}" for v in PYTHONS if tuple(map(int, v.split("."))) >=
+      tuple(map(int, min_python.split(".")))],
+    "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    "Topic :: Scientific/Engineering :: Physics",
+]
+extras = {"gpu": reqs("gpu_requirements"), "figures": reqs("figures_requirements"),
+          "notebooks": reqs("notebooks_requirements")}
+extras["dev"] = union(extras["figures"], reqs("dev_requirements"))
+extras["all"] = union(*extras.values())
+project_urls = dict(u.split("=", 1) for u in reqs("project_urls"))
+
+
+class build_py_with_notebooks(build_py):
+    "Also copy the experiment notebooks (nbs/experiments/*.ipynb) into the built package (not for editable installs)."
+
+    def run(self):
+        super().run()
+        src = ROOT / c["nbs_path"] / "experiments"
+        if getattr(self, "editable_mode", False) or not src.is_dir():
+            return  # a checkout finds them in nbs/experiments
+        dst = Path(self.build_lib) / c["lib_path"] / "experiments"
+        dst.mkdir(parents=True, exist_ok=True)
+        for nb in sorted(src.glob("*.ipynb")):
+            if not nb.name.startswith(("_", ".")):
+                shutil.copyfile(nb, dst / nb.name)
+
 
 setuptools.setup(
     name=c["lib_name"],
     version=c["version"],
     description=c["description"],
-    long_description=open("README.md", encoding="utf8").read(),
+    long_description=(ROOT / "README.md").read_text(encoding="utf8"),
     long_description_content_type="text/markdown",
     keywords=c["keywords"],
     author=c["author"],
-    author_email=c["author_email"],
-    license="Apache-2.0",
-    python_requires=">=" + c["min_python"],
-    packages=setuptools.find_packages(include=["smoothgrad", "smoothgrad.*"]) + ["smoothgrad.assets"],
+    url=c["git_url"],
+    project_urls=project_urls,
+    license=lic_name,
+    license_files=["LICENSE"],
+    classifiers=classifiers,
+    python_requires=">=" + min_python,
+    packages=setuptools.find_packages(include=[c["lib_path"], c["lib_path"] + ".*"]) + [c["lib_path"] + ".assets"],
     include_package_data=True,
-    package_data={"smoothgrad": ["*.mplstyle"], "smoothgrad.assets": ["*"]},
-    install_requires=requirements,
-    extras_require={"dev": dev_requirements, "gpu": gpu_requirements},
+    package_data={c["lib_path"]: ["*.mplstyle"], c["lib_path"] + ".assets": ["*"]},
+    install_requires=reqs("requirements"),
+    extras_require=extras,
+    entry_points={"console_scripts": reqs("console_scripts")},
+    cmdclass={"build_py": build_py_with_notebooks},
     zip_safe=False,
 )
