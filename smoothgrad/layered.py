@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['S2_NAMES', 'S2_INPUT_TIME', 'S2_INHIBITION', 'S2_OUT_EXC', 'S2_OUT_INH', 'window_g', 'window_g_grad',
-           'window_drive_grad', 'window_pseudospike', 'window_pseudospike_grad', 'LayerRecord', 'LayeredTrial',
-           'layered_forward', 'layered_output_times', 'layered_vjp', 'layered_traces', 's2_network', 's2_sweep',
-           's2_transitions']
+           'window_drive_grad', 'window_drive_c', 'window_pseudospike', 'window_pseudospike_grad', 'LayerRecord',
+           'LayeredTrial', 'layered_forward', 'layered_output_times', 'layered_vjp', 'layered_traces', 's2_network',
+           's2_sweep', 's2_transitions']
 
-# %% ../nbs/04_layered.ipynb #28ccfdc1
+# %% ../nbs/04_layered.ipynb #fe422deb
 import math
 from dataclasses import dataclass
 
@@ -16,13 +16,13 @@ import numpy as np
 from numba import njit
 
 from .gradients import trial_vjp
-from .neurons import QIF, QIF_KIND, phase, phase_grad, phase_voltage
-from .pseudo import softplus, softplus_grad
-from .simulate import simulate
+from .neurons import QIF, QIF_KIND, neuron_params, phase, phase_grad_scaled, phase_voltage
+from .pseudo import check_n, pseudo_drive_c, softplus, softplus_grad, softplus_ratio
+from .simulate import check_positive, float_array, simulate
 
 _jit = njit(cache=True, error_model="numpy")
 
-# %% ../nbs/04_layered.ipynb #461bf62c
+# %% ../nbs/04_layered.ipynb #4010145a
 @_jit
 def window_g(sigma, Theta, d):
     "Real time after `T_l` of pseudo time `sigma` in a window of length `1/d`: `tanh(d sigma / (1 - (sigma/Theta)^2)) / d`, `1/d` for `sigma >= Theta`."
@@ -48,7 +48,7 @@ def window_g_grad(sigma, Theta, d):
     dh_dTheta = -2.0 * d * sigma * r * r / (Theta * one_m_r2 * one_m_r2)
     return th / d, sech2 * dh_dsigma / d, sech2 * dh_dTheta / d
 
-
+# %% ../nbs/04_layered.ipynb #2bf4cac4
 @_jit
 def window_drive_grad(I, alpha, a0, kappa):
     "`(a, da/dI)` of the window pseudo drive `a = a0 + kappa softplus_alpha(I)` (`softplus` of chapter `pseudo`)."
@@ -58,10 +58,21 @@ def window_drive_grad(I, alpha, a0, kappa):
 
 
 @_jit
+def window_drive_c(I, alpha, a0, kappa):
+    """`(c, dln c/dI)` with `c = sqrt(a)` of the window pseudo drive; log-space where `a0 = 0` (no underflow of
+    `softplus` under strong inhibition, chapter `pseudo`)."""
+    if kappa == 0.0:
+        return math.sqrt(a0), 0.0
+    if a0 == 0.0:
+        return math.sqrt(kappa) * pseudo_drive_c(I, alpha), 0.5 * softplus_ratio(I, alpha)
+    a, da_dI = window_drive_grad(I, alpha, a0, kappa)
+    return math.sqrt(a), 0.5 * da_dI / a
+
+
+@_jit
 def window_pseudospike(V, I, T, d, tau, alpha, a0, kappa):
     "Time of the (single) second-type pseudospike of a QIF neuron in state `(V, I)` at its trial end `T`."
-    a = window_drive_grad(I, alpha, a0, kappa)[0]
-    c = math.sqrt(a)
+    c = window_drive_c(I, alpha, a0, kappa)[0]
     Theta = tau * math.pi / c
     return T + window_g(Theta - phase(V, c, tau), Theta, d)
 
@@ -69,21 +80,16 @@ def window_pseudospike(V, I, T, d, tau, alpha, a0, kappa):
 @_jit
 def window_pseudospike_grad(V, I, T, d, tau, alpha, a0, kappa):
     "`(t, dt/dV, dt/dI)` of `window_pseudospike` (`dt/dT = 1`)."
-    a, da_dI = window_drive_grad(I, alpha, a0, kappa)
-    c = math.sqrt(a)
+    c, dlnc_dI = window_drive_c(I, alpha, a0, kappa)
     Theta = tau * math.pi / c
     phi = phase(V, c, tau)
-    dphi_dV, dphi_dc = phase_grad(V, c, tau)
+    dphi_dV, c_dphi_dc = phase_grad_scaled(V, c, tau)
     g, g_s, g_T = window_g_grad(Theta - phi, Theta, d)
-    dTheta_dc = -Theta / c
-    dt_dc = g_s * (dTheta_dc - dphi_dc) + g_T * dTheta_dc
-    if da_dI == 0.0:
-        dt_dI = 0.0
-    else:
-        dt_dI = dt_dc * da_dI / (2.0 * c)
+    c_dt_dc = g_s * (-Theta - c_dphi_dc) - g_T * Theta  # c dt/dc, finite also for tiny c
+    dt_dI = 0.0 if dlnc_dI == 0.0 else c_dt_dc * dlnc_dI
     return T + g, -g_s * dphi_dV, dt_dI
 
-# %% ../nbs/04_layered.ipynb #f009e15e
+# %% ../nbs/04_layered.ipynb #e4dc7721
 @dataclass
 class LayerRecord:
     """Forward record of one layer of a `layered_forward` run (l = 1, 2, ...).
@@ -142,7 +148,7 @@ class LayerRecord:
                 kinds[i, K] = 1
         return kinds
 
-
+# %% ../nbs/04_layered.ipynb #667dd364
 @dataclass
 class LayeredTrial:
     "Result of `layered_forward`: the network's parameters and one `LayerRecord` per layer."
@@ -163,32 +169,38 @@ class LayeredTrial:
         "List of (N_l, n) int8 arrays: 0 ordinary, 1 active pseudospike, 2 inactive pseudospike."
         return [L.output_kinds(n, self.d) for L in self.layers]
 
-# %% ../nbs/04_layered.ipynb #5a31a56c
-def _check_layered(neuron, weights, input_times, input_sources, T1, d, x0):
-    if getattr(neuron, "kind", None) != QIF_KIND:
-        raise ValueError(f"the second-type pseudodynamics are defined for QIF neurons, got {neuron!r}")
-    if len(weights) == 0:
-        raise ValueError("weights must hold at least one (N_1, N_0) array")
+# %% ../nbs/04_layered.ipynb #ea733d41
+def _check_layered(neuron, weights, input_times, input_sources, T1, d, x0, a0, kappa):
+    "Validated arguments of `layered_forward`; `TypeError`/`ValueError` naming the argument."
+    p = neuron_params(neuron)
+    if p.kind != QIF_KIND:
+        raise TypeError(f"neuron: the second-type pseudodynamics are defined for QIF neurons, got {neuron!r}")
+    if weights is None or isinstance(weights, np.ndarray) and weights.ndim != 3 or len(weights) == 0:
+        raise ValueError("weights must be a non-empty list of (N_l, N_{l-1}) arrays")
     Ws = []
     for l, W in enumerate(weights):
-        W = np.ascontiguousarray(W, dtype=np.float64)
-        if W.ndim != 2 or (l > 0 and W.shape[1] != Ws[-1].shape[0]):
+        W = np.ascontiguousarray(float_array(f"weights[{l}]", W))
+        if W.ndim != 2 or 0 in W.shape or (l > 0 and W.shape[1] != Ws[-1].shape[0]):
             raise ValueError(f"weights[{l}] must have shape (N_{l + 1}, N_{l}), got {W.shape}")
         if not np.isfinite(W).all():
             raise ValueError(f"weights[{l}] must be finite")
         Ws.append(W)
-    tin = np.asarray(input_times, dtype=np.float64).ravel()
-    src = np.asarray(input_sources).ravel()
-    if src.shape != tin.shape:
+    tin = float_array("input_times", input_times).ravel()
+    src = np.asarray(input_sources).ravel() if input_sources is not None else None
+    if src is None or src.shape != tin.shape:
         raise ValueError("input_sources must have the shape of input_times")
-    T1, d = float(T1), float(d)
-    if not (math.isfinite(T1) and T1 > 0 and math.isfinite(d) and d > 0):
-        raise ValueError("T1 and d must be finite and positive")
+    T1, d = check_positive("T1", T1), check_positive("d", d)
+    if not math.isfinite(T1 + 1.0 / d * len(Ws)):
+        raise ValueError("T1 + L / d must be finite")
     if x0 is None:
         x0 = [None] * len(Ws)
     elif len(x0) != len(Ws):
         raise ValueError("x0 must hold one (2, N_l) array per layer")
-    return Ws, tin, src, T1, d, x0
+    a0 = (math.pi * p.tau * d) ** 2 if a0 is None else float(float_array("a0", a0))
+    kappa = float(float_array("kappa", kappa))
+    if not (math.isfinite(a0) and math.isfinite(kappa) and a0 >= 0 and kappa >= 0 and a0 + kappa > 0):
+        raise ValueError(f"the pseudo drive needs finite a0 >= 0, kappa >= 0, not both 0 (got a0={a0}, kappa={kappa})")
+    return Ws, tin, src, T1, d, x0, a0, kappa
 
 
 @_jit
@@ -198,32 +210,30 @@ def _window_layer(xT, T, d, tau, alpha, a0, kappa):
     pseudo, drive = np.empty(N), np.empty(N)
     for i in range(N):
         pseudo[i] = window_pseudospike(xT[0, i], xT[1, i], T, d, tau, alpha, a0, kappa)
-        drive[i] = window_drive_grad(xT[1, i], alpha, a0, kappa)[0]
+        drive[i] = window_drive_c(xT[1, i], alpha, a0, kappa)[0] ** 2
     return pseudo, drive
 
+# %% ../nbs/04_layered.ipynb #1946e98f
+def layered_forward(
+    neuron,  # a `QIF` instance, shared by all neurons
+    weights,  # list of L arrays; weights[l-1] (N_l, N_{l-1}) onto layer l, row = postsynaptic; layer 0 = inputs
+    input_times,  # (n_in,) input spike times >= 0
+    input_sources,  # (n_in,) ints in [0, N_0)
+    T1,  # trial end of layer 1 (> 0); T_{l+1} = T_l + 1/d, computed recursively
+    d,  # inverse window length (> 0): layer l's pseudodynamics fill (T_l, T_l + 1/d]
+    x0=None,  # None (rest) or one (2, N_l) array `[V0; I0]` per layer
+    a0=None,  # constant pseudo drive (>= 0); default (pi tau d)^2: pseudo period = window length 1/d
+    kappa=0.0,  # weight (>= 0) of the current-dependent drive term kappa softplus_alpha(I_i(T_l))
+):
+    """Feed-forward QIF network with second-type (windowed) pseudodynamics; returns a `LayeredTrial`.
 
-def layered_forward(neuron, weights, input_times, input_sources, T1, d, x0=None, a0=None, kappa=0.0):
-    """Feed-forward QIF network with second-type (windowed) pseudodynamics.
-
-    - `neuron`: a `QIF` (shared by all neurons); `weights[l-1]` (N_l, N_{l-1}): weights onto layer l, row =
-      postsynaptic; layer 0 is the input spike trains.
-    - `input_times` (n_in,) >= 0, `input_sources` (n_in,) ints in [0, N_0).
-    - `T1`: trial end of layer 1; layer l's trial is [0, T_l), T_{l+1} = T_l + 1/d (computed recursively), and its
-      pseudodynamics fill (T_l, T_l + 1/d]. `d` > 0: inverse window length.
-    - `x0`: None (rest) or one (2, N_l) array `[V0; I0]` per layer.
-    - pseudo drive `a_i = a0 + kappa softplus_alpha(I_i(T_l))`; default `a0 = (pi tau d)^2` (pseudo period =
-      window length 1/d) and `kappa = 0`. Only `kappa = 0` keeps every output time continuous: a current-dependent
-      drive jumps when a presynaptic pseudospike enters the window through its end.
-
-    Each layer is one `simulate` trial (recurrent weights 0). Layer l+1 receives every ordinary spike and every
-    pseudospike of layer l; an inactive pseudospike arrives exactly at T_{l+1} and is ignored. Returns a
-    `LayeredTrial`."""
-    Ws, tin, src, T1, d, x0 = _check_layered(neuron, weights, input_times, input_sources, T1, d, x0)
+    Pseudo drive `a_i = a0 + kappa softplus_alpha(I_i(T_l))`. Only `kappa = 0` keeps every output time continuous:
+    a current-dependent drive jumps when a presynaptic pseudospike enters the window through its end. Each layer
+    is one `simulate` trial (recurrent weights 0). Layer l+1 receives every ordinary spike and every pseudospike of
+    layer l; an inactive pseudospike arrives exactly at T_{l+1} and is ignored."""
+    Ws, tin, src, T1, d, x0, a0, kappa = _check_layered(neuron, weights, input_times, input_sources, T1, d, x0, a0,
+                                                        kappa)
     tau, alpha = neuron.tau, neuron.alpha
-    a0 = (math.pi * tau * d) ** 2 if a0 is None else float(a0)
-    kappa = float(kappa)
-    if not (a0 >= 0 and kappa >= 0 and a0 + kappa > 0):
-        raise ValueError("the pseudo drive needs a0 >= 0, kappa >= 0, not both 0")
     layers = []
     T = T1
     for l, W in enumerate(Ws):
@@ -238,15 +248,27 @@ def layered_forward(neuron, weights, input_times, input_sources, T1, d, x0=None,
         T = T + 1.0 / d
     return LayeredTrial(neuron, Ws, d, a0, kappa, layers, len(layers[0].trial.input_order))
 
-
-def layered_output_times(neuron, weights, input_times, input_sources, T1, d, n, x0=None, a0=None, kappa=0.0):
+# %% ../nbs/04_layered.ipynb #5a2f0284
+def layered_output_times(
+    neuron,  # a `QIF` instance
+    weights,  # as in `layered_forward`
+    input_times,  # (n_in,) >= 0
+    input_sources,  # (n_in,) ints in [0, N_0)
+    T1,  # trial end of layer 1
+    d,  # inverse window length
+    n,  # number of output times per neuron (positive int)
+    x0=None,  # as in `layered_forward`
+    a0=None,  # as in `layered_forward`
+    kappa=0.0,  # as in `layered_forward`
+):
     """List of (N_l, n) arrays: the n first output times of each neuron of each layer l = 1..L.
 
     The m-th output of a neuron with K ordinary spikes in [0, T_l) is its m-th spike if m <= K, its pseudospike
     in (T_l, T_l + 1/d] if m = K + 1, else `T_l + 1/d` (inactive). Arguments as in `layered_forward`."""
+    n = check_n(n)
     return layered_forward(neuron, weights, input_times, input_sources, T1, d, x0, a0, kappa).output_times(n)
 
-# %% ../nbs/04_layered.ipynb #14a0ac80
+# %% ../nbs/04_layered.ipynb #e1c99f97
 def _spike_ranks(neurons, N):
     "Index of each spike among the spikes of its neuron (spikes in time order)."
     order = np.argsort(neurons, kind="stable")
@@ -256,30 +278,62 @@ def _spike_ranks(neurons, N):
     return rank
 
 
-def layered_vjp(trial, cotangents):
-    """Exact reverse-mode gradient through a `LayeredTrial`.
+def _layer_state_cotangent(rec, pse_bar, d, tau, alpha, a0, kappa):
+    "Pseudospike cotangents (R, N) of one layer -> cotangents of its state at T_l and of its pole blow-up times."
+    R, N = pse_bar.shape
+    xT_bar, pole_bar = np.zeros((R, 2, N)), np.zeros((R, N))
+    for i in range(N):
+        if not pse_bar[:, i].any():
+            continue
+        V_T, I_T = rec.state_T[:, i]
+        _, dV, dI = window_pseudospike_grad(V_T, I_T, rec.T, d, tau, alpha, a0, kappa)
+        xT_bar[:, 1, i] = pse_bar[:, i] * dI
+        if V_T == math.inf:
+            pole_bar[:, i] = pse_bar[:, i]
+        else:
+            xT_bar[:, 0, i] = pse_bar[:, i] * dV
+    return xT_bar, pole_bar
 
-    `cotangents`: one (N_l, n_l) array per layer (any n_l >= 0), the cotangents of `trial.output_times(n_l)`
-    (e.g. dLoss/dt). Returns a dict with `weights` (list of (N_l, N_{l-1}) arrays), `input_times` (n_in,) in the
-    caller's order, and `x0` (list of (2, N_l) arrays): the vector-Jacobian products. With (R, N_l, n_l)
-    cotangents (R at once, e.g. rows of a Jacobian) every gradient gets a leading axis R."""
-    tau, alpha, d, a0, kappa = trial.neuron.tau, trial.neuron.alpha, trial.d, trial.a0, trial.kappa
+
+def _check_layer_cotangents(trial, cotangents):
+    "Validated cotangents as a list of (R, N_l, n_l) arrays, and whether the caller stacked them."
+    if not isinstance(trial, LayeredTrial):
+        raise TypeError(f"trial must be a LayeredTrial from layered_forward, got {type(trial).__name__}")
     L = len(trial.layers)
-    if len(cotangents) != L:
+    if cotangents is None or len(cotangents) != L:
         raise ValueError(f"cotangents must hold one (N_l, n) array per layer ({L})")
-    Cs = [np.asarray(c, dtype=np.float64) for c in cotangents]
+    Cs = [float_array(f"cotangents[{l}]", c) for l, c in enumerate(cotangents)]
     stacked = Cs[0].ndim == 3
     R = Cs[0].shape[0] if stacked else 1
+    out = []
+    for l, (C, rec) in enumerate(zip(Cs, trial.layers)):
+        C = C if stacked else C[None]
+        N = len(rec.spikes)
+        if C.ndim != 3 or C.shape[:2] != (R, N):
+            raise ValueError(f"cotangents[{l}] must have shape ({N}, n)" + (f" with leading axis {R}" if stacked else ""))
+        if not np.isfinite(C).all():
+            raise ValueError(f"cotangents[{l}] must be finite")
+        out.append(C)
+    return out, stacked
+
+# %% ../nbs/04_layered.ipynb #a95c5899
+def layered_vjp(
+    trial,  # a `LayeredTrial` from `layered_forward`
+    cotangents,  # one (N_l, n_l) array per layer (any n_l >= 0): cotangents of `trial.output_times(n_l)`
+):
+    """Exact reverse-mode gradient through a `LayeredTrial`.
+
+    Returns a dict with `weights` (list of (N_l, N_{l-1}) arrays), `input_times` (n_in,) in the caller's order,
+    and `x0` (list of (2, N_l) arrays): the vector-Jacobian products. With (R, N_l, n_l) cotangents (R at once,
+    e.g. rows of a Jacobian) every gradient gets a leading axis R."""
+    Cs, stacked = _check_layer_cotangents(trial, cotangents)
+    args = (trial.d, trial.neuron.tau, trial.neuron.alpha, trial.a0, trial.kappa)
+    L, R = len(trial.layers), Cs[0].shape[0]
     g_W, g_x0 = [None] * L, [None] * L
     lam_in = None   # cotangents (R, M) of layer l+1's inputs: layer l's spikes (Trial order), then its pseudospikes
     for l in range(L - 1, -1, -1):
-        rec = trial.layers[l]
-        tr = rec.trial
-        N = len(rec.spikes)
-        C = Cs[l] if stacked else Cs[l][None]
-        if C.ndim != 3 or C.shape[:2] != (R, N):
-            raise ValueError(f"cotangents[{l}] must have shape ({N}, n)" + (f" with leading axis {R}" if stacked else ""))
-        n = C.shape[2]
+        rec, C = trial.layers[l], Cs[l]
+        tr, N, n = rec.trial, len(rec.spikes), C.shape[2]
         # the m-th output is the m-th ordinary spike (m < K), the pseudospike (m = K), or a constant
         K = tr.spike_counts
         rank = _spike_ranks(tr.spike_neurons, N)
@@ -292,25 +346,14 @@ def layered_vjp(trial, cotangents):
         if lam_in is not None:
             spk_bar += lam_in[:, : len(rank)]
             pse_bar += lam_in[:, len(rank):]
-        # pseudospike -> state at T_l (or, at the pole, the blow-up time)
-        xT_bar, pole_bar = np.zeros((R, 2, N)), np.zeros((R, N))
-        for i in range(N):
-            if not pse_bar[:, i].any():
-                continue
-            V_T, I_T = rec.state_T[:, i]
-            _, dV, dI = window_pseudospike_grad(V_T, I_T, rec.T, d, tau, alpha, a0, kappa)
-            xT_bar[:, 1, i] = pse_bar[:, i] * dI
-            if V_T == math.inf:
-                pole_bar[:, i] = pse_bar[:, i]
-            else:
-                xT_bar[:, 0, i] = pse_bar[:, i] * dV
+        xT_bar, pole_bar = _layer_state_cotangent(rec, pse_bar, *args)
         g = trial_vjp(tr, spk_bar, xT_bar, pole_bar)
         g_W[l], g_x0[l], lam_in = g["w_in"], g["x0"], g["input_times"]
     if not stacked:
         g_W, g_x0, lam_in = [g[0] for g in g_W], [g[0] for g in g_x0], lam_in[0]
     return {"weights": g_W, "input_times": lam_in, "x0": g_x0}
 
-# %% ../nbs/04_layered.ipynb #3b6be1f3
+# %% ../nbs/04_layered.ipynb #74e6eea7
 def layered_traces(trial, n_points=500, n_pseudo=200):
     """Voltage traces of every neuron of a `LayeredTrial`, for plots.
 
@@ -332,7 +375,7 @@ def layered_traces(trial, n_points=500, n_pseudo=200):
         for i in range(N):
             V[i] = neuron.flow(X[:, 0, i], X[:, 1, i], t - t0)[0]
             V_T = rec.state_T[0, i]
-            c = math.sqrt(rec.drive[i])
+            c = window_drive_c(rec.state_T[1, i], neuron.alpha, trial.a0, trial.kappa)[0]
             Theta = tau * math.pi / c
             phi = phase(V_T, c, tau)
             sig = np.linspace(0.0, Theta, n_pseudo)
@@ -343,7 +386,7 @@ def layered_traces(trial, n_points=500, n_pseudo=200):
         out.append({"t": t, "V": V, "t_pseudo": tp, "V_pseudo": Vp})
     return out
 
-# %% ../nbs/04_layered.ipynb #1acee7ab
+# %% ../nbs/04_layered.ipynb #03fa1874
 S2_NAMES = ("hidden 1", "hidden 2", "output")
 
 
@@ -370,7 +413,7 @@ S2_INPUT_TIME, S2_INHIBITION, S2_OUT_EXC, S2_OUT_INH = 2.4, -21.87628458890361, 
 def _s2_trial(w):
     return layered_forward(**s2_network(w))
 
-
+# %% ../nbs/04_layered.ipynb #5759d59e
 def s2_sweep(w_grid, n=2):
     """First `n` output times of the three S2 neurons and their exact derivatives with respect to `w`.
 
@@ -393,7 +436,7 @@ def s2_sweep(w_grid, n=2):
             times[g, r], kinds[g, r] = outs[l][i], ks[l][i]
     return {"w": w_grid, "times": times, "dtdw": dtdw, "kinds": kinds}
 
-
+# %% ../nbs/04_layered.ipynb #b30689ec
 def s2_transitions(w_lo=2.0, w_hi=4.5, n_grid=501, tol=1e-12):
     """Weights at which a neuron's number of ordinary spikes changes (an active pseudospike becomes an ordinary
     spike or back), located by bisection. Returns a list of `(neuron_name, w_star, K_left, K_right)`."""

@@ -5,18 +5,20 @@
 # %% auto #0
 __all__ = ['QIF_KIND', 'LIF_KIND', 'THETA_KIND', 'hom', 'dS_dI', 'rotation', 'qif_flow', 'qif_s_star', 'qif_time_to_spike',
            'qif_spike_grad', 'qif_flow_grad', 'lif_flow_grad', 'lif_flow', 'lif_crossing', 'lif_time_to_spike',
-           'lif_spike_grad', 'phase', 'phase_grad', 'phase_voltage', 'theta_H', 'theta_H_grad', 'QIF', 'LIF', 'Theta']
+           'lif_spike_grad', 'phase', 'phase_grad_scaled', 'phase_grad', 'phase_voltage', 'theta_H', 'theta_H_grad',
+           'QIF', 'LIF', 'Theta', 'NeuronParams', 'neuron_params']
 
-# %% ../nbs/00_neurons.ipynb #41cbd6f9
+# %% ../nbs/00_neurons.ipynb #3f8b42ef
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-# %% ../nbs/00_neurons.ipynb #3e289201
+# %% ../nbs/00_neurons.ipynb #b7e43743
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
-# %% ../nbs/00_neurons.ipynb #a23def12
+# %% ../nbs/00_neurons.ipynb #2da83807
 @_jit
 def hom(V):
     "Homogeneous coordinates `(a, b)` of a voltage, `V = a / b`, `b >= 0`, finite also for `V = -inf`."
@@ -54,7 +56,7 @@ def rotation(I, s):
         S = math.tanh(p * s) / p
     return C, S, -0.5 * s * S, dS_dI(I, s, C, S)
 
-# %% ../nbs/00_neurons.ipynb #f8646984
+# %% ../nbs/00_neurons.ipynb #e2b699d5
 @_jit
 def _qif_flow_parts(V, I, dt, tau):
     "The pieces of the QIF flow shared by `qif_flow` and `qif_flow_grad`: `(e, a, b, C, S, dC, dS, D, V1, I1)`."
@@ -72,7 +74,7 @@ def qif_flow(V, I, dt, tau):
     parts = _qif_flow_parts(V, I, dt, tau)
     return parts[8], parts[9]
 
-# %% ../nbs/00_neurons.ipynb #c09d5bae
+# %% ../nbs/00_neurons.ipynb #3b87613d
 @_jit
 def qif_s_star(a, b, I):
     "Value of `s` at which the QIF flow from `V = a/b` with current `I` blows up (`inf` if never)."
@@ -119,7 +121,7 @@ def qif_flow_grad(V, I, dt, tau):
     dV1_ddt = (V1 * (V1 - 1.0) + I1) / tau
     return V1, I1, dV1_dV, dV1_dI, dV1_ddt
 
-# %% ../nbs/00_neurons.ipynb #6abfad5d
+# %% ../nbs/00_neurons.ipynb #130c4994
 @_jit
 def lif_flow_grad(V, I, dt, tau):
     "`(V1, I1, dV1/dV, dV1/dI, dV1/ddt)` of `lif_flow`."
@@ -171,7 +173,7 @@ def lif_spike_grad(V, I, tau, threshold):
     vdot = (I * x * x - threshold) / tau
     return -x / vdot, -(x - x * x) / vdot
 
-# %% ../nbs/00_neurons.ipynb #50c12d45
+# %% ../nbs/00_neurons.ipynb #a59932d1
 @_jit
 def phase(V, c, tau):
     "Phase `(tau/c)(arctan((V - 1/2)/c) + pi/2)` in `[0, tau pi / c]` of a QIF with drive `c^2`; `V = -inf` -> 0."
@@ -180,14 +182,21 @@ def phase(V, c, tau):
 
 
 @_jit
-def phase_grad(V, c, tau):
-    "`(dphase/dV, dphase/dc)` of `phase`."
+def phase_grad_scaled(V, c, tau):
+    "`(dphase/dV, c dphase/dc)` of `phase`; the scaled form stays finite for drives `c` down to `tau / 1e308`."
     a, b = hom(V)
     X = a - 0.5 * b  # (V - 1/2) b
     Y = c * b
     den = X * X + Y * Y
     psi = math.atan2(Y, -X)
-    return tau * b * b / den, -(tau / (c * c)) * (psi + X * Y / den)
+    return tau * b * b / den, -(tau / c) * (psi + X * Y / den)
+
+
+@_jit
+def phase_grad(V, c, tau):
+    "`(dphase/dV, dphase/dc)` of `phase`."
+    dV, c_dc = phase_grad_scaled(V, c, tau)
+    return dV, c_dc / c
 
 
 @_jit
@@ -213,7 +222,7 @@ def theta_H_grad(phi, w, c, tau):
     den = sn * sn + u * u
     return (tau / c) * math.atan2(sn, u), 1.0 / den, (tau / (c * c)) * sn * sn / den
 
-# %% ../nbs/00_neurons.ipynb #7dbbbfa1
+# %% ../nbs/00_neurons.ipynb #2224f72e
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
@@ -229,11 +238,17 @@ def _positive(name, value):
 def _as_float_arrays(names, *arrays):
     out = []
     for name, x in zip(names, arrays):
-        x = np.asarray(x, dtype=np.float64)
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real number or array of real numbers, got {type(x).__name__}") from None
         if np.isnan(x).any():
             raise ValueError(f"{name} contains NaN")
         out.append(x)
-    return np.broadcast_arrays(*out)
+    try:
+        return np.broadcast_arrays(*out)
+    except ValueError:
+        raise ValueError(f"{', '.join(names)} must broadcast to one shape, got {[x.shape for x in out]}") from None
 
 
 @njit(cache=True)
@@ -259,7 +274,7 @@ def _lif_tts_arrays(V, I, tau, threshold, out):
     for k in range(V.size):
         out[k] = lif_time_to_spike(V[k], I[k], tau, threshold)
 
-# %% ../nbs/00_neurons.ipynb #46bdf7a6
+# %% ../nbs/00_neurons.ipynb #63f536bf
 class _CurrentNeuron:
     """Shared array interface of the two models with an exponentially decaying synaptic current.
 
@@ -282,7 +297,7 @@ class _CurrentNeuron:
         self._tts_arrays(V.ravel(), I.ravel(), out.reshape(-1))
         return out
 
-
+# %% ../nbs/00_neurons.ipynb #08a1c518
 class QIF(_CurrentNeuron):
     """Quadratic integrate-and-fire neuron with exponentially decaying synaptic current, tau_s = tau/2.
 
@@ -331,7 +346,7 @@ class LIF(_CurrentNeuron):
     def __repr__(self):
         return f"LIF(tau={self.tau}, threshold={self.threshold})"
 
-
+# %% ../nbs/00_neurons.ipynb #e08d23a1
 class Theta:
     """Theta neuron (QIF with tonic current `I0 > 1/4` and delta-pulse inputs), MNIST values by default.
 
@@ -369,3 +384,35 @@ class Theta:
 
     def __repr__(self):
         return f"Theta(tau={self.tau}, I0={self.I0})"
+
+# %% ../nbs/00_neurons.ipynb #76859ef3
+class NeuronParams(NamedTuple):
+    """Internal API of the kernels: the numbers of a neuron model, as a record `@njit` functions accept.
+
+    Fields unused by a model are 0 (`alpha`: 1)."""
+
+    kind: int  # QIF_KIND, LIF_KIND or THETA_KIND
+    tau: float  # membrane time constant, the time unit
+    threshold: float  # LIF threshold
+    c: float  # theta: sqrt(I0 - 1/4)
+    period: float  # theta: free period tau pi / c
+    alpha: float  # QIF: softplus sharpness of the first-type pseudo drive
+
+
+def neuron_params(neuron):
+    """Internal API: the validated `NeuronParams` of `neuron`, a `QIF`, `LIF` or `Theta` instance.
+
+    Raises `TypeError` for anything else (a class instead of an instance, `None`) and `ValueError` if a
+    parameter was changed to an invalid value after construction."""
+    if isinstance(neuron, type):
+        raise TypeError(f"neuron must be an instance such as {neuron.__name__}(), got the class {neuron.__name__}")
+    kind = getattr(neuron, "kind", None)
+    if isinstance(kind, bool) or kind not in (QIF_KIND, LIF_KIND, THETA_KIND):
+        raise TypeError(f"neuron must be a QIF, LIF or Theta object from smoothgrad.neurons, got {neuron!r}")
+    tau = _positive("neuron.tau", neuron.tau)
+    if kind == QIF_KIND:
+        return NeuronParams(QIF_KIND, tau, 0.0, 0.0, 0.0, _positive("neuron.alpha", neuron.alpha))
+    if kind == LIF_KIND:
+        return NeuronParams(LIF_KIND, tau, _positive("neuron.threshold", neuron.threshold), 0.0, 0.0, 1.0)
+    c = _positive("neuron.c", neuron.c)
+    return NeuronParams(THETA_KIND, tau, 0.0, c, _positive("neuron.period", tau * math.pi / c), 1.0)

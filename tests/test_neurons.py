@@ -5,33 +5,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
 
 from smoothgrad import LIF, QIF, Theta
 from smoothgrad import neurons as nm
+from smoothgrad.reference import central, ode_flow, ode_spike_time
 
 W_MIN = math.pi ** 2 / 4
-
-
-def ode_flow(V, I, dt, tau):
-    rhs = lambda t, x: [(x[0] * (x[0] - 1) + x[1]) / tau, -2 * x[1] / tau]
-    return solve_ivp(rhs, (0, dt), [V, I], method="DOP853", rtol=1e-13, atol=1e-13).y[:, -1]
-
-
-def ode_blowup(V, I, tau, t_max=60.0):
-    """Spike time from the phase form V = tan(psi), which passes the pole at psi = pi/2 smoothly."""
-    def rhs(t, x):
-        p, c = x
-        return [(np.sin(p) * (np.sin(p) - np.cos(p)) + c * np.cos(p) ** 2) / tau, -2 * c / tau]
-
-    hit = lambda t, x: x[0] - np.pi / 2
-    hit.terminal = True
-    sol = solve_ivp(rhs, (0, t_max), [np.arctan(V), I], events=hit, rtol=1e-12, atol=1e-13, method="DOP853")
-    return sol.t_events[0][0] if len(sol.t_events[0]) else np.inf
-
-
-def central(f, x, h=1e-6):
-    return (f(x + h) - f(x - h)) / (2 * h)
 
 
 @pytest.mark.parametrize("regime", ["I>0", "I=0", "I<0 |V|>sqrt(-I)", "I<0 |V|<sqrt(-I)", "|V|=sqrt(-I)"])
@@ -55,7 +34,7 @@ def test_flow_matches_ode_in_every_regime(regime, tau):
     qif = QIF(tau=tau)
     dt = np.minimum(rng.uniform(0.01, 3, n), 0.9 * qif.time_to_spike(V, I))
     V1, I1 = qif.flow(V, I, dt)
-    ref = np.array([ode_flow(*x, tau) for x in zip(V, I, dt)])
+    ref = np.array([ode_flow(qif, *x) for x in zip(V, I, dt)])
     assert np.max(np.abs(V1 - ref[:, 0]) / np.maximum(1, np.abs(ref[:, 0]))) < 1e-9
     np.testing.assert_allclose(I1, ref[:, 1], rtol=1e-11, atol=1e-14)
 
@@ -65,7 +44,7 @@ def test_spike_time_matches_integrated_blowup():
     qif = QIF(tau=1.3)
     V, I = rng.uniform(-2, 4, 150), rng.uniform(-3, 10, 150)
     closed = qif.time_to_spike(V, I)
-    ode = np.array([ode_blowup(v, c, 1.3) for v, c in zip(V, I)])
+    ode = np.array([ode_spike_time(qif, v, c) for v, c in zip(V, I)])
     finite = np.isfinite(closed)
     assert finite.sum() > 40 and (~finite).sum() > 10
     assert np.array_equal(finite, np.isfinite(ode) & (ode < 59))
@@ -125,8 +104,7 @@ def test_lif_closed_form_and_derivatives():
     dt = rng.uniform(0.01, 2, 60)
     V1, I1 = lif.flow(V, I, dt)
     for k in range(60):
-        rhs = lambda t, x: [(-x[0] + x[1]) / 0.8, -2 * x[1] / 0.8]
-        ref = solve_ivp(rhs, (0, dt[k]), [V[k], I[k]], rtol=1e-13, atol=1e-13, method="DOP853").y[:, -1]
+        ref = ode_flow(lif, V[k], I[k], dt[k])
         np.testing.assert_allclose([V1[k], I1[k]], ref, rtol=1e-10, atol=1e-12)
     t = lif.time_to_spike(V, I)
     for k in np.flatnonzero(np.isfinite(t)):

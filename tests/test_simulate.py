@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
 
 from smoothgrad.neurons import LIF, QIF, Theta, phase, phase_voltage
+from smoothgrad.reference import ode_network
 from smoothgrad.simulate import Trial, simulate, simulate_batch
 
 qif, lif, theta = QIF(), LIF(), Theta()
@@ -22,52 +22,6 @@ def test_paper_numbers():
     assert abs(one_input(qif, 1.15 * QIF.w_min)[0] - 3.1957) < 1e-4
 
 
-def ode_piecewise(rhs, y, threshold, reset, w, w_in, tin, src, T):
-    """Integrate `rhs` (state: N voltage-like variables, then N currents) with DOP853 (rtol 1e-12) piecewise
-    between input times; a variable reaching `threshold` from below is a spike: it is set to `reset` and the
-    recurrent weights are added to the currents. Returns spike times, neurons and the final state."""
-    N = w.shape[0]
-    times, who = [], []
-
-    def make_event(i):
-        ev = lambda t, y: y[i] - threshold
-        ev.terminal, ev.direction = True, 1
-        return ev
-
-    events = [make_event(i) for i in range(N)]
-    t = 0.0
-    order = np.argsort(tin, kind="stable")
-    for t_stop, j in [(tin[o], src[o]) for o in order if tin[o] < T] + [(T, None)]:
-        while t < t_stop:
-            sol = solve_ivp(rhs, (t, t_stop), y, method="DOP853", rtol=1e-12, atol=1e-12, events=events)
-            fired = [i for i in range(N) if len(sol.t_events[i])]
-            if not fired:
-                t, y = t_stop, sol.y[:, -1]
-                break
-            i = min(fired, key=lambda i: sol.t_events[i][0])
-            t, y = sol.t_events[i][0], sol.y_events[i][0].copy()
-            times.append(t)
-            who.append(i)
-            y[i] = reset
-            y[N:] += w[:, i]
-        if j is not None:
-            y[N:] += w_in[:, j]
-    return np.array(times), np.array(who, dtype=int), y
-
-
-def ode_network(w, w_in, tin, src, T, x0=None, tau=1.0):
-    """Independent reference: phase form V = tan(psi), events at psi_i = pi/2 (spike), reset psi_i -> -pi/2."""
-    N = w.shape[0]
-    y = np.zeros(2 * N) if x0 is None else np.concatenate([np.arctan(x0[0]), x0[1]])
-
-    def rhs(t, y):
-        psi, cur = y[:N], y[N:]
-        s, c = np.sin(psi), np.cos(psi)
-        return np.concatenate([(s * (s - c) + cur * c * c) / tau, -2 * cur / tau])
-
-    return ode_piecewise(rhs, y, np.pi / 2, -np.pi / 2, w, w_in, tin, src, T)
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_recurrent_qif_matches_ode(seed):
     rng = np.random.default_rng(seed)
@@ -80,7 +34,7 @@ def test_recurrent_qif_matches_ode(seed):
     src = rng.integers(0, N_in, n_in)
     x0 = np.stack([rng.uniform(-1, 0.8, N), rng.normal(0, 1, N)])
     tr = simulate(qif, w, w_in, tin, src, T, x0)
-    ref_t, ref_i, y = ode_network(w, w_in, tin, src, T, x0)
+    ref_t, ref_i, y = ode_network(qif, w, w_in, tin, src, T, x0)
     assert len(tr.spike_times) > N  # a non-trivial network
     assert np.array_equal(tr.spike_neurons, ref_i)
     assert np.abs(tr.spike_times - ref_t).max() <= 1e-8
@@ -95,8 +49,7 @@ def test_lif_matches_ode():
     tin, src = rng.uniform(0, T, 12), rng.integers(0, N_in, 12)
     tr = simulate(lif, w, w_in, tin, src, T)
     assert 3 < len(tr.spike_times) < 200
-    rhs = lambda t, y: np.concatenate([-y[:N] + y[N:], -2 * y[N:]])
-    times, _, _ = ode_piecewise(rhs, np.zeros(2 * N), 1.0, 0.0, w, w_in, tin, src, T)
+    times, _, _ = ode_network(lif, w, w_in, tin, src, T)
     assert np.allclose(tr.spike_times, times, atol=1e-8, rtol=0)
 
 
@@ -187,7 +140,7 @@ BASE = dict(w=[[0.0]], w_in=[[1.0]], input_times=[0.5], input_sources=[0], T=1.0
     (dict(input_times=[[0.5]]), "input_times"), (dict(input_sources=[1]), "input_sources"),
     (dict(input_sources=[-1]), "input_sources"), (dict(input_sources=[0.5]), "input_sources"),
     (dict(input_sources=[0, 0]), "input_sources"), (dict(T=0.0), "T"), (dict(T=-1.0), "T"),
-    (dict(T=np.inf), "T"), (dict(T=np.nan), "T"), (dict(T="x"), "T"),
+    (dict(T=np.inf), "T"), (dict(T=np.nan), "T"),
     (dict(x0=np.zeros(2)), "x0"), (dict(x0=np.zeros((2, 2))), "x0"), (dict(x0=[[np.nan], [0.0]]), "x0"),
     (dict(x0=[[np.inf], [0.0]]), "x0"), (dict(x0=[[0.0], [np.inf]]), "x0"),
 ])
@@ -196,9 +149,20 @@ def test_bad_input_raises(kw, name):
         simulate(qif, **(BASE | kw))
 
 
+@pytest.mark.parametrize("kw, name", [
+    (dict(T="x"), "T"), (dict(T=None), "T"), (dict(w=None), "w"), (dict(w=[["a"]]), "w"), (dict(w_in=None), "w_in"),
+    (dict(input_times=None), "input_times"), (dict(input_sources=None), "input_sources"),
+    (dict(max_events=2.5), "max_events"), (dict(x0="x"), "x0"),
+])
+def test_wrong_types_raise_type_error(kw, name):
+    with pytest.raises(TypeError, match=name):
+        simulate(qif, **(BASE | kw))
+
+
 def test_bad_neuron_and_theta_x0():
-    with pytest.raises(ValueError, match="neuron"):
-        simulate(object(), **BASE)
+    for bad in (object(), None, QIF, Theta, "QIF"):
+        with pytest.raises(TypeError, match="neuron"):
+            simulate(bad, **BASE)
     with pytest.raises(ValueError, match="x0"):
         simulate(theta, **(BASE | dict(x0=[theta.period])))
     with pytest.raises(ValueError, match="tau"):
