@@ -1,7 +1,11 @@
 """Tests of smoothgrad.tasks: the spike-time learning tasks of Figs. 2, 3, S6, S7 and the sweeps and traces of the
 other figures."""
+import json
+
 import numpy as np
 import pytest
+
+import smoothgrad.tasks as tasks
 
 from smoothgrad.gradients import check_grad
 from smoothgrad.neurons import LIF, QIF
@@ -126,19 +130,126 @@ def test_fig3_loss_falls_two_orders():
     assert np.allclose(with_w[0], R["t_out"][0][-1][R["ordinary"][0][-1]])
 
 
-def test_fig3_checkpoint_resume_bit_identical(tmp_path):
+class _Stop(Exception):
+    pass
+
+
+def _interrupt_after(monkeypatch, n):
+    "Make train_recurrent raise _Stop after `n` trials (as a kill would, between checkpoints)."
+    calls = {"n": 0}
+    real = tasks._Bar.update
+
+    def update(self, loss):
+        calls["n"] += 1
+        if calls["n"] > n:
+            raise _Stop
+        real(self, loss)
+    monkeypatch.setattr(tasks._Bar, "update", update)
+    return calls
+
+
+def test_fig3_checkpoint_resume_bit_identical(tmp_path, monkeypatch):
     kw = dict(progress=False, checkpoint_every=7)
     full = train_recurrent(30, **kw)
-    ck = tmp_path / "run.npz"
-    train_recurrent(14, checkpoint=ck, **kw)  # interrupted after 14 trials
-    resumed = train_recurrent(30, checkpoint=ck, **kw)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 16)
+        with pytest.raises(_Stop):
+            train_recurrent(30, runs_dir=tmp_path, **kw)  # killed after 16 trials: checkpoint at 14
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].name.startswith("recurrent-") and files[0].suffix == ".npz"
+    assert int(np.load(files[0])["trial"]) == 14
+    calls = _interrupt_after(monkeypatch, 10**9)
+    resumed = train_recurrent(30, runs_dir=tmp_path, **kw)
+    assert calls["n"] == 16  # trials 14..29 only
+    assert resumed["checkpoint"] == files[0]
     assert np.array_equal(full["loss"], resumed["loss"])
     for a, b in zip(full["t_out"], resumed["t_out"]):
         assert np.array_equal(a, b)
     assert np.array_equal(full["w"], resumed["w"]) and np.array_equal(full["x0"], resumed["x0"])
     assert np.array_equal(full["distance"], resumed["distance"])
-    with pytest.raises(ValueError, match="different run"):
-        train_recurrent(30, checkpoint=ck, lr=2e-2, **kw)
+
+
+def test_checkpoint_keyed_by_full_configuration(tmp_path, monkeypatch):
+    kw = dict(progress=False, checkpoint_every=10, runs_dir=tmp_path)
+    r30 = train_recurrent(30, **kw)
+    calls = _interrupt_after(monkeypatch, 10**9)
+    r60 = train_recurrent(60, **kw)  # must not resume the 30-trial run
+    assert calls["n"] == 60
+    assert r30["checkpoint"] != r60["checkpoint"] and len(list(tmp_path.glob("*.npz"))) == 2
+    assert np.array_equal(r30["loss"], r60["loss"][:31])
+    train_recurrent(30, lr=2e-2, **kw)  # another learning rate: another file
+    assert len(list(tmp_path.glob("*.npz"))) == 3
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_checkpoint_goes_to_runs_dir_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train_recurrent(3, progress=False)  # no runs_dir: no checkpoint anywhere
+    assert not list(tmp_path.rglob("*.npz"))
+    R = train_recurrent(3, progress=False, runs_dir=tmp_path / "a" / "b")
+    assert R["checkpoint"].parent == tmp_path / "a" / "b" and R["checkpoint"].exists()
+
+
+def _checkpoint(tmp_path, n=12):
+    R = train_recurrent(n, progress=False, checkpoint_every=5, runs_dir=tmp_path)
+    return R["checkpoint"], dict(np.load(R["checkpoint"]))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_checkpoint_raises_value_error_naming_file(tmp_path, damage):
+    path, _ = _checkpoint(tmp_path)
+    raw = path.read_bytes()
+    path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"not a zip file" * 50, "empty": b""}[damage])
+    with pytest.raises(ValueError, match=str(path.name)):
+        train_recurrent(12, progress=False, checkpoint_every=5, runs_dir=tmp_path)
+
+
+@pytest.mark.parametrize("edit", ["config", "w_shape", "x0_nan", "opt_kind", "opt_shape", "opt_step", "no_loss",
+                                  "trial"])
+def test_invalid_checkpoint_rejected_before_any_state_is_used(tmp_path, edit):
+    path, d = _checkpoint(tmp_path)
+    if edit == "config":
+        c = json.loads(str(d["config"]))
+        c["lr"] = 0.5
+        d["config"] = np.array(json.dumps(c))
+    elif edit == "w_shape":
+        d["w"] = np.zeros((9, 9))
+    elif edit == "x0_nan":
+        d["x0"] = d["x0"].copy()
+        d["x0"][0, 0] = np.nan
+    elif edit == "opt_kind":
+        d["opt.kind"] = np.array("SGD")
+    elif edit == "opt_shape":
+        d["opt.m.0"] = np.zeros((3, 3))
+    elif edit == "opt_step":
+        d["opt.step"] = np.array(3, np.int64)
+    elif edit == "no_loss":
+        del d["loss"]
+    else:
+        d["trial"] = np.array(99, np.int64)
+    np.savez(path, **d)
+    with pytest.raises(ValueError, match=str(path.name)):
+        train_recurrent(12, progress=False, checkpoint_every=5, runs_dir=tmp_path)
+
+
+def test_no_temporary_files_after_interrupted_write(tmp_path, monkeypatch):
+    kw = dict(progress=False, checkpoint_every=5, runs_dir=tmp_path)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 7)
+        with pytest.raises(_Stop):
+            train_recurrent(10, **kw)  # checkpoint at trial 5
+    (path,) = tmp_path.glob("*.npz")
+    stale = path.with_name(path.name + ".x1y2.tmp")  # as a SIGKILL during a write leaves it
+    stale.write_bytes(b"partial")
+
+    def failing_savez(f, **arrays):
+        f.write(b"half a file")
+        raise KeyboardInterrupt  # interrupted in the middle of the write at trial 10
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(KeyboardInterrupt):
+        train_recurrent(10, **kw)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert int(np.load(path)["trial"]) == 5  # the last complete checkpoint is intact
 
 
 def test_fig3_step_search_and_checkpoint():
@@ -160,7 +271,7 @@ def test_fig3_random_inputs():
 
 
 def test_arc_length():
-    assert np.allclose(arc_length([[0, 0], [3, 4], [3, 4]]), [0, 5, 5])
+    assert np.allclose(arc_length([[0, 0], [3, 4], [3, 4]]), [0, 7, 7])  # the paper's sum of |dt|
 
 
 def test_modes():
