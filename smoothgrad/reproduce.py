@@ -8,11 +8,12 @@ __all__ = ['REPO_DIR', 'CHECKOUT_NOTEBOOKS', 'PACKAGED_NOTEBOOKS', 'MODES', 'FIG
            'missing_figures_modules', 'figures_extra_message', 'has_parameters_cell', 'run_notebook',
            'describe_failure', 'run_all', 'update_run_log', 'parse_args', 'main', 'cli']
 
-# %% ../nbs/13_reproduce.ipynb #f9b749d3
+# %% ../nbs/13_reproduce.ipynb #dece41dc
 import argparse
 import ast
 import importlib.util
 import json
+import keyword
 import math
 import os
 import re
@@ -24,7 +25,7 @@ from pathlib import Path
 from .results import (  # noqa: F401  (save_results, savefig, use_style: re-exported for the figure notebooks)
     CLAIMS, STYLE, figure_order, load_json, save_results, savefig, update_readme, use_style, write_results)
 
-# %% ../nbs/13_reproduce.ipynb #0646c6e7
+# %% ../nbs/13_reproduce.ipynb #5d6ed560
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -58,7 +59,7 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/13_reproduce.ipynb #58f2148d
+# %% ../nbs/13_reproduce.ipynb #adb797f0
 def _resolve_dir(path, default, arg):
     "`path` (None: `./default`) as an absolute folder path; a TypeError/ValueError names `arg`."
     if path is None:
@@ -84,7 +85,7 @@ def resolve_runs_dir(runs_dir=None) -> Path:
     "The absolute folder for executed copies and checkpoints: `./runs` of the working directory when None (not created)."
     return _resolve_dir(runs_dir, "runs", "runs_dir")
 
-# %% ../nbs/13_reproduce.ipynb #9b1ca824
+# %% ../nbs/13_reproduce.ipynb #30486c19
 def list_notebooks(nb_dir, only=None) -> list:
     "Paths of the experiment notebooks in `nb_dir` (`*.ipynb`, not starting with `_` or `.`), paper order; `only`: names."
     if only is not None and (isinstance(only, str) or not all(isinstance(n, str) for n in only)):
@@ -99,7 +100,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=figure_order)]
 
-# %% ../nbs/13_reproduce.ipynb #3f1465ab
+# %% ../nbs/13_reproduce.ipynb #2fcd777e
 FIGURES_MODULES = ("papermill", "nbformat", "nbclient", "ipykernel", "dask.distributed")
 
 
@@ -120,7 +121,7 @@ def figures_extra_message(missing) -> str:
     return (f"running the experiment notebooks needs the [figures] extra (missing: {', '.join(missing)}); "
             'install it with: pip install "smoothgrad[figures]"')
 
-# %% ../nbs/13_reproduce.ipynb #84bdd9d4
+# %% ../nbs/13_reproduce.ipynb #0a888bfe
 def has_parameters_cell(nb_path) -> bool:
     "Whether the notebook has a cell tagged `parameters` (papermill's injection point)."
     try:
@@ -159,7 +160,7 @@ def _kernel_env(runs_dir):
         env["NUMBA_CACHE_DIR"] = str(Path(runs_dir) / "numba-cache")
     return env
 
-# %% ../nbs/13_reproduce.ipynb #1f17ad86
+# %% ../nbs/13_reproduce.ipynb #1e794a74
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -192,7 +193,7 @@ class _ProgressStream:
         if self.pending:
             self._emit()
 
-# %% ../nbs/13_reproduce.ipynb #2c753f76
+# %% ../nbs/13_reproduce.ipynb #8fbcbe2f
 def _first_line(src):
     lines = [ln for ln in str(src).splitlines() if ln.strip() and not ln.startswith("#|")]
     return (lines[0] if lines else "").strip()[:120]
@@ -217,7 +218,7 @@ def _execute(nb_path, output, params, cwd, timeout, progress):
                     line=_failing_line(e.traceback), error=f"{e.ename}: {e.evalue}")
     return {}
 
-# %% ../nbs/13_reproduce.ipynb #f0b7a395
+# %% ../nbs/13_reproduce.ipynb #05338430
 def run_notebook(nb_path,  # the experiment notebook (.ipynb)
                  out_dir,  # folder for its figures and JSON (None: ./figures), passed as absolute `out_dir`
                  runs_dir,  # executed copy `<runs_dir>/<mode>/<name>.ipynb`, checkpoints (None: ./runs)
@@ -275,7 +276,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/13_reproduce.ipynb #03b2b4c3
+# %% ../nbs/13_reproduce.ipynb #a25e30ca
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -293,7 +294,7 @@ def _check_jobs(jobs):
 
 MAX_JOBS = 1024  # worker processes of a local cluster at most (one notebook each: there are 11)
 
-# %% ../nbs/13_reproduce.ipynb #6016d1c5
+# %% ../nbs/13_reproduce.ipynb #eefff3f9
 def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, parameters=None,
             timeout=None, serial=False, log=print, progress_every=None) -> list:
     """Run `notebooks` (paths) and return their records (see `run_notebook`) in completion order.
@@ -335,7 +336,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/13_reproduce.ipynb #a060ef5e
+# %% ../nbs/13_reproduce.ipynb #581ecdf2
 def update_run_log(out_dir, recs) -> dict:
     "Merge run records into `<out_dir>/runs.json`; returns the merged log."
     p = Path(out_dir) / "runs.json"
@@ -348,7 +349,7 @@ def update_run_log(out_dir, recs) -> dict:
     p.write_text(json.dumps(log, indent=1))
     return log
 
-# %% ../nbs/13_reproduce.ipynb #e212d475
+# %% ../nbs/13_reproduce.ipynb #0e8bcaae
 RESERVED_PARAMETERS = ("mode", "out_dir", "runs_dir")
 
 
@@ -376,7 +377,7 @@ def _param(s):
     if "=" not in s:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {s!r}")
     k, v = (x.strip() for x in s.split("=", 1))
-    if not k.isidentifier() or k in RESERVED_PARAMETERS:
+    if not k.isidentifier() or keyword.iskeyword(k) or k in RESERVED_PARAMETERS:
         why = "has its own option" if k in RESERVED_PARAMETERS else "is not a Python identifier"
         raise argparse.ArgumentTypeError(f"parameter name {k!r} {why}")
     try:
@@ -387,7 +388,7 @@ def _param(s):
         raise argparse.ArgumentTypeError(f"parameter {k}: value must be a finite literal, got {v!r}")
     return k, v
 
-# %% ../nbs/13_reproduce.ipynb #b3b7ec2f
+# %% ../nbs/13_reproduce.ipynb #d4a38827
 def _number(kind, lo, name):
     "argparse type: a finite `kind` number >= lo."
     def parse(s):
@@ -401,6 +402,15 @@ def _number(kind, lo, name):
     return parse
 
 
+def _nonblank(name):
+    "argparse type: a non-blank string."
+    def parse(s):
+        if not s.strip() or "\0" in s:
+            raise argparse.ArgumentTypeError(f"{name} must be a non-empty path, got {s!r}")
+        return s
+    return parse
+
+
 def _folder(name, default):
     "argparse type: a folder path (see `_resolve_dir`)."
     def parse(s):
@@ -410,7 +420,7 @@ def _folder(name, default):
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-# %% ../nbs/13_reproduce.ipynb #0107b950
+# %% ../nbs/13_reproduce.ipynb #9ecec5dd
 def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     "Command-line options of `smoothgrad reproduce` (see `--help`)."
     p = _Parser(prog=prog, description="Run the experiment notebooks and write figures and results.md.")
@@ -423,7 +433,8 @@ def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
                    help="folder for figures and results (default: ./figures)")
     p.add_argument("--runs", type=_folder("--runs", "runs"), default=None,
                    help="folder for executed copies and checkpoints (default: ./runs)")
-    p.add_argument("--notebooks", metavar="DIR", help="folder of experiment notebooks (default: the shipped ones)")
+    p.add_argument("--notebooks", metavar="DIR", type=_nonblank("--notebooks"),
+                   help="folder of experiment notebooks (default: the shipped ones)")
     p.add_argument("-p", "--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
                    help="extra papermill parameter for every notebook (Python literal), repeatable")
     p.add_argument("--timeout", type=_number(float, 1e-3, "--timeout"), help="seconds per cell (default: no limit)")
@@ -440,7 +451,7 @@ def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     a.runs = resolve_runs_dir(a.runs)
     return a
 
-# %% ../nbs/13_reproduce.ipynb #79fb2f73
+# %% ../nbs/13_reproduce.ipynb #d5f02a5f
 def _reproduce(a) -> int:
     nb_dir = notebooks_dir(a.notebooks)
     nbs = list_notebooks(nb_dir, a.only)
@@ -471,7 +482,7 @@ def _reproduce(a) -> int:
         return 1
     return 0
 
-# %% ../nbs/13_reproduce.ipynb #93ab5e98
+# %% ../nbs/13_reproduce.ipynb #813722b0
 def main(argv=None, prog="python -m smoothgrad.reproduce") -> int:
     "Entry point of `smoothgrad reproduce`, `smoothgrad-reproduce` and `python -m smoothgrad.reproduce`: exit status."
     try:
@@ -509,7 +520,7 @@ def cli(argv=None) -> int:
         return 2
     return main(argv[1:], prog="smoothgrad reproduce")
 
-# %% ../nbs/13_reproduce.ipynb #f6046489
+# %% ../nbs/13_reproduce.ipynb #da3bbe8f
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())

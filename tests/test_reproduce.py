@@ -140,3 +140,41 @@ def test_reproduce_holds_no_experiment_logic():
     "The runner's module is only the runner and the results table; experiments live in smoothgrad.tasks."
     for name in ("trial_traces", "paper_inputs", "recurrent_task", "target_loss", "train_target_trains"):
         assert not hasattr(R, name), name
+
+
+PROGRESS_BODY = BODY + """
+import sys
+for i in range(3):
+    print(f"\\rstep {i + 1}/3", end="", file=sys.stderr, flush=True)
+    time.sleep(0.3)
+print(file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("serial", [True, False], ids=["serial", "dask-worker"])
+def test_progress_lines_reach_the_terminal(dirs, capfd, serial):
+    "A notebook's stderr (e.g. tqdm) shows up as `[name] <latest line>`, from this process and from Dask workers."
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb", body=PROGRESS_BODY)
+    mode = ["--serial"] if serial else ["--jobs", "1"]
+    assert R.main(args(nbs, out, runs, *mode, "--progress-every", "0.2")) == 0
+    err = capfd.readouterr().err
+    assert "[fig1] step 3/3" in err, err
+    assert "SOURCE_DATE_EPOCH" not in __import__("os").environ  # set for the kernel only, then restored
+
+
+def test_no_progress_lines_when_disabled(dirs, capfd):
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb", body=PROGRESS_BODY)
+    assert R.main(args(nbs, out, runs, "--serial", "--progress-every", "0")) == 0
+    assert "[fig1]" not in capfd.readouterr().err
+
+
+def test_default_folders_are_in_the_working_directory(dirs, tmp_path):
+    "Without --out/--runs the outputs go to ./figures and ./runs of the working directory (here `work`)."
+    nbs, _, _ = dirs
+    make_nb(nbs / "fig1.ipynb")
+    assert R.main(["--notebooks", str(nbs), "--serial"]) == 0
+    work = tmp_path / "work"
+    assert (work / "figures" / "fig1.json").exists() and (work / "runs" / "quick" / "fig1.ipynb").exists()
+    assert json.loads((work / "figures" / "fig1.json").read_text())["runs_dir"] == str(work / "runs")

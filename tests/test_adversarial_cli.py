@@ -1,0 +1,111 @@
+"""Command-line misuse of `smoothgrad reproduce` / `python -m smoothgrad.reproduce`: every bad argument ends in
+one line on stderr and exit status 2, never a traceback, and never runs a notebook."""
+import subprocess
+import sys
+
+import pytest
+
+from smoothgrad import reproduce as R
+
+
+@pytest.fixture(autouse=True)
+def no_runs(monkeypatch, tmp_path):
+    "Misuse must be caught before anything runs; the working directory is an empty temporary folder."
+    def ran(*a, **k):
+        raise AssertionError("a notebook was run for a bad command line")
+    monkeypatch.setattr(R, "run_all", ran)
+    monkeypatch.setattr(R, "run_notebook", ran)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+
+
+BAD_VALUES = {
+    "--jobs": ["0", "-1", "-5", "abc", "1.5", "", "nan", "inf", "1e3", "0x2", "99999999999", "2000", " ", "None"],
+    "--timeout": ["0", "-1", "nan", "inf", "-inf", "abc", "", "1e999", "0.0"],
+    "--progress-every": ["-1", "nan", "inf", "abc", "", "-0.5"],
+    "--mode": ["slow", "", "QUICK", "paper ", "fast", "None"],
+    "--out": ["a_file", "", " ", "a_file/sub/..", "a\0b"],
+    "--runs": ["a_file", "", " ", "a\0b"],
+    "--only": ["fig99", "../fig1", "fig1.ipynb", "FIG1", "", "figS99", "*"],
+    "-p": ["x", "=3", "1a=2", "a b=3", "mode=paper", "out_dir=/tmp", "runs_dir=x", "n=1e999", "n=-1e999",
+           "n=[1, 1e999]", "n={'a': 1e999}", "n=1j", "class=1", "n=(1e999,)", " =1", "n.x=1", "-=1"],
+    "--notebooks": ["nowhere", "a_file", ""],
+    "--scheduler": ["", "   "],
+}
+CASES = [[opt, v] for opt, vals in BAD_VALUES.items() for v in vals]
+CASES += [["--only"], ["--jobs"], ["--out"], ["-p"], ["--bogus"], ["--mode"], ["positional"], ["--timeout"],
+          ["--scheduler", "tcp://x:1", "--serial"], ["--only", "fig1", "fig99"], ["--jobs", "2", "--jobs", "0"],
+          ["--results-only", "--out", "a_file"], ["--serial", "--runs", "a_file"], ["-p", "x", "-p", "y=1"]]
+CONTEXTS = [[], ["--results-only"], ["--serial", "--mode", "paper"]]
+
+
+def one_line_error(capsys):
+    out, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "error" in lines[0].lower(), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("context", CONTEXTS, ids=["plain", "results-only", "serial-paper"])
+@pytest.mark.parametrize("bad", CASES, ids=[" ".join(c) or "empty" for c in CASES])
+def test_misuse_is_one_line_and_status_2(bad, context, capsys):
+    assert R.main(context + bad) == 2
+    one_line_error(capsys)
+
+
+@pytest.mark.parametrize("bad", CASES[::3], ids=[" ".join(c) or "empty" for c in CASES[::3]])
+def test_console_command_misuse(bad, capsys):
+    assert R.cli(["reproduce", *bad]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith(("smoothgrad reproduce: error", "error: ")), line
+
+
+@pytest.mark.parametrize("argv", [["bogus"], ["reproduce-all"], ["--bogus"], [""], ["figures"]])
+def test_unknown_command(argv, capsys):
+    assert R.cli(argv) == 2
+    assert "unknown command" in one_line_error(capsys)
+
+
+def test_no_command_prints_usage(capsys):
+    assert R.cli([]) == 2
+    assert "usage: smoothgrad" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["reproduce", "--help"], ["--version"]])
+def test_help_and_version(argv, capsys):
+    assert R.cli(argv) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_messages_name_the_problem(capsys):
+    assert R.main(["--out", "a_file"]) == 2
+    line = one_line_error(capsys)
+    assert "--out" in line and "a_file" in line and "existing file" in line
+    assert R.main(["--only", "fig99"]) == 2
+    line = one_line_error(capsys)
+    assert "no notebook named fig99" in line and "fig1" in line  # lists what exists
+    assert R.main(["--jobs", "0"]) == 2
+    assert "--jobs" in one_line_error(capsys)
+    assert R.main(["-p", "mode=paper"]) == 2
+    assert "own option" in one_line_error(capsys)
+    assert R.main(["-p", "n=1e999"]) == 2
+    assert "finite" in one_line_error(capsys)
+
+
+def test_good_parameters_parse():
+    a = R.parse_args(["-p", "n=3", "-p", "name=abc", "-p", "xs=[1, 2.5]", "-p", "flag=True", "--jobs", "3"])
+    assert dict(a.param) == {"n": 3, "name": "abc", "xs": [1, 2.5], "flag": True} and a.jobs == 3
+    assert R.parse_args(["--only", "fig1", "fig1"]).only == ["fig1", "fig1"]  # duplicates run once:
+    assert [p.stem for p in R.list_notebooks(R.notebooks_dir(), ["fig1", "fig1"])] == ["fig1"]
+
+
+@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--out", "a_file"], ["--only", "fig99"], ["-p", "x"]])
+def test_real_process_exit_status(argv, tmp_path):
+    "As a process: exit status 2 and one stderr line (no traceback), also for `python -m`."
+    r = subprocess.run([sys.executable, "-m", "smoothgrad.reproduce", *argv], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "figures").exists()
