@@ -9,7 +9,7 @@ phase-form reference (forward only). Usage: python benchmarks/bench_ttfs.py [--s
 
 GPU: python benchmarks/bench_ttfs.py --backend cupy --batch 1000 60000 [--dtype float32] times loss_and_grad on
 the GPU backend (whole calls: host-side input coding and checks, transfers, kernels, gradient row-sum) and the
-GPU driver alone (smoothgrad.gpu.run_gpu on prepared arguments: transfers, kernels, results; no host-side checks
+GPU backend alone (smoothgrad.gpu.GPUBackend.run on prepared arguments: transfers, kernels, results; no host-side checks
 or input coding), and the CPU kernels on the same batch for the ratio.
 """
 import argparse
@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from smoothgrad.ttfs import _P_INVB, TTFSNetwork, reference_forward
+from smoothgrad.ttfs import TTFSNetwork, reference_forward
+from smoothgrad.ttfs_kernels import P_INVB, workspace_layout
 
 
 def rate(f, B, seconds):
@@ -72,7 +73,7 @@ def gpu_main(args):
     dev = numba.cuda.get_current_device()
     print(f"GPU {dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, {gpu._n_sms()} SMs, "
           f"{gpu.BLOCKS_PER_SM} blocks/SM; CPU numba threads {numba.get_num_threads()}")
-    print(f"{'weights':16s} {'batch':>6s} {'dtype':8s} {'GPU samples/s':>14s} {'GPU run_gpu only':>16s} "
+    print(f"{'weights':16s} {'batch':>6s} {'dtype':8s} {'GPU samples/s':>14s} {'GPU backend only':>16s} "
           f"{'CPU samples/s':>14s} {'GPU/CPU':>8s}  activity")
     rng = np.random.default_rng(0)
     for B in args.batch:
@@ -82,14 +83,15 @@ def gpu_main(args):
             for dtype in args.dtype:
                 net = make_net(scale, dtype, "cupy")
                 r_gpu = rate(lambda: net.loss_and_grad(x, y), B, args.seconds)
-                XT = net._times(x, False)
-                lab = net._check_labels(y, B)
-                WK, P0, Q0, par, LAY, n_w = net._flat()
-                par[_P_INVB] = 1.0 / B
-                cap_m1 = max(1, int((XT < net.T).sum(axis=1).max()))
+                XT = net.input_times(x)
+                lab = y.astype(np.int64)
+                flat = net._flat()
+                flat.par[P_INVB] = 1.0 / B
+                layout = workspace_layout(net.sizes, max(1, int((XT < net.T).sum(axis=1).max())), 1, net._K)
+                backend = gpu.GPUBackend()
 
                 def kernel_only():
-                    gpu.run_gpu(net, 1, XT, lab, np.zeros((1, 1), net.dtype), WK, P0, Q0, par, LAY, n_w, cap_m1, 1)
+                    backend.run(1, XT, lab, np.zeros((1, 1), net.dtype), flat, layout)
                     numba.cuda.synchronize()
 
                 r_k = rate(kernel_only, B, args.seconds / 2)
