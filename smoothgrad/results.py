@@ -8,13 +8,13 @@ __all__ = ['STYLE', 'RULES', 'ABOUT', 'CLAIMS', 'TABLE_HEADER', 'README_START', 
            'rule_text', 'agreement', 'merge_claims', 'claim_records', 'claims_table', 'results_table', 'write_results',
            'update_readme']
 
-# %% ../nbs/10_results.ipynb #3cd0fa9d
+# %% ../nbs/10_results.ipynb #02818a07
 import json
 import math
 import re
 from pathlib import Path
 
-# %% ../nbs/10_results.ipynb #c405d98e
+# %% ../nbs/10_results.ipynb #95821b86
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -36,7 +36,7 @@ def load_json(p):
     except (OSError, ValueError):
         return None
 
-# %% ../nbs/10_results.ipynb #42c89009
+# %% ../nbs/10_results.ipynb #c8b4b210
 _STABLE_METADATA = {"pdf": {"CreationDate": None}, "png": {"Software": None}}
 
 
@@ -60,7 +60,7 @@ def savefig(fig, # a matplotlib Figure
         fig.savefig(p, metadata=_STABLE_METADATA[ext])
     return paths
 
-# %% ../nbs/10_results.ipynb #517994a9
+# %% ../nbs/10_results.ipynb #45db758a
 def _json_safe(v):
     "Convert numpy scalars/arrays and non-finite floats into plain JSON."
     if hasattr(v, "tolist"):
@@ -92,7 +92,7 @@ def save_results(name:str, # the figure's name, e.g. "fig4" (the file is `<out_d
     out.write_text(json.dumps(doc, indent=1))
     return out
 
-# %% ../nbs/10_results.ipynb #3d846b3d
+# %% ../nbs/10_results.ipynb #f0b8e773
 RULES = ("tolerance", "factor", "at_most", "at_least")
 ABOUT = math.sqrt(10)  # the factor of "about 1e-4" claims: half a decade
 _NUMBER = re.compile(r"[-+]?(\d+(?:\.(\d*))?|\.(\d+))(?:[eE]([-+]?\d+))?")
@@ -120,7 +120,7 @@ def _as_number(x):
             return None
     return None
 
-# %% ../nbs/10_results.ipynb #e6112438
+# %% ../nbs/10_results.ipynb #d9774ef6
 def _as_claim(c) -> dict:
     """A claim as a dict with every field: from a dict, or from a legacy tuple `(figure, key, claim, paper_text)`.
     Raises ValueError naming the field when a claim is malformed."""
@@ -135,7 +135,7 @@ def _as_claim(c) -> dict:
         if not isinstance(c.get(field), str) or not c[field]:
             raise ValueError(f"claim field {field!r} must be a non-empty string, got {c.get(field)!r} in {c!r}")
     out = dict(c)
-    out.setdefault("paper", None)
+    out["paper"] = _paper_number(out.get("paper"), f"{out['figure']}/{out['key']}")
     out.setdefault("paper_text", "-" if out["paper"] is None else str(out["paper"]))
     rule = out.setdefault("rule", "factor" if out.get("factor") is not None else "tolerance")
     if rule not in RULES:
@@ -153,6 +153,16 @@ def _as_claim(c) -> dict:
     return out
 
 
+def _paper_number(p, where):
+    "The paper's number(s) of a claim as float, list of float/None, or None; ValueError for anything else."
+    if isinstance(p, (list, tuple)):
+        return [None if x is None else _paper_number(x, where) for x in p]
+    x = None if p is None else _as_number(p)
+    if p is not None and x is None:
+        raise ValueError(f"claim {where}: paper must be a number, a list of numbers (or None), or None, got {p!r}")
+    return x
+
+
 def claim(figure:str, # the figure (notebook) name, e.g. "fig4"
           key:str, # the key of our value in the figure's JSON `values`
           text:str, # the claim in words
@@ -164,7 +174,7 @@ def claim(figure:str, # the figure (notebook) name, e.g. "fig4"
     return _as_claim(dict(figure=figure, key=key, claim=text, paper=paper,
                           paper_text=str(paper) if paper_text is None else paper_text, **rule))
 
-# %% ../nbs/10_results.ipynb #35b6306c
+# %% ../nbs/10_results.ipynb #68fb6d13
 _CONT = dict(rule="at_most", note="continuous: the relative change of the derivative across the crossing "
                                   "(+- 1e-7) goes to 0; at most 1e-2 counts as continuous")
 _FIG4_SETUP = {"n_test": 10000}
@@ -202,7 +212,7 @@ CLAIMS = [
           factor=ABOUT, setup={"n_trials": 10000}),
 ]
 
-# %% ../nbs/10_results.ipynb #7263b57b
+# %% ../nbs/10_results.ipynb #cfffbb07
 CLAIMS += [
     claim("fig4", "acc_pseudo_before", "test accuracy counting pseudospikes, before training", 0.104,
           "0.104 +- 0.007", tolerance=0.014, setup=_FIG4_SETUP, note=_FIG4_NOTE),
@@ -232,7 +242,7 @@ CLAIMS += [
           "0.000", setup=_FIG4_TRAINED, note=_FIG4_NOTE),
 ]
 
-# %% ../nbs/10_results.ipynb #d3711f41
+# %% ../nbs/10_results.ipynb #d6e80f6b
 CLAIMS += [
     claim("figS1", "max_deriv_jump", "an output's dt/dw is continuous where it crosses T (largest relative change "
           "across w* +- 1e-7)", 1e-2, "continuous (-> 0)", **_CONT),
@@ -257,7 +267,7 @@ CLAIMS += [
           "continuous", **_CONT),
 ]
 
-# %% ../nbs/10_results.ipynb #72c7ad78
+# %% ../nbs/10_results.ipynb #b8c0381c
 CLAIMS += [
     claim("figS6", "loss_trial1", "loss at trial 1", 0.3, "about 0.3", factor=ABOUT),
     claim("figS6", "loss_trial1000", "loss at trial 1e3", 1e-2, "about 1e-2", factor=ABOUT),
@@ -267,7 +277,7 @@ CLAIMS += [
 ]
 CLAIMS.sort(key=lambda c: figure_order(c["figure"]))  # stable: the order within a figure stays
 
-# %% ../nbs/10_results.ipynb #bb33df16
+# %% ../nbs/10_results.ipynb #c50eb46d
 def summarize_value(v, n_seeds=None) -> dict:
     """`{"value", "std", "low", "high", "n_runs", "kind"}` of a reported value (kind: number, seeds, ensemble,
     list, text or missing). `n_seeds`: the run count of seed statistics that do not state `n_runs`."""
@@ -293,7 +303,7 @@ def summarize_value(v, n_seeds=None) -> dict:
         out.update(kind="text", value=v, n_runs=1)
     return out
 
-# %% ../nbs/10_results.ipynb #5ed2293b
+# %% ../nbs/10_results.ipynb #3c09c329
 def paper_range(c, p) -> tuple:
     "The interval `(lo, hi)` of values that agree with the paper's number `p` under claim `c`'s rule."
     rule = c["rule"]
@@ -328,7 +338,7 @@ def _agrees_one(c, p, lo, hi):
     a, b = paper_range(c, p)
     return bool(lo <= b and hi >= a)
 
-# %% ../nbs/10_results.ipynb #e5f5448a
+# %% ../nbs/10_results.ipynb #3363d213
 def agreement(c, # a claim (see `claim`)
               s, # our value, as returned by `summarize_value`
              ) -> tuple: # (agrees: True | False | None, reason: str, "" when agrees is not None)
@@ -354,7 +364,7 @@ def agreement(c, # a claim (see `claim`)
         return None, "the reported value is not a number"
     return _agrees_one(c, _as_number(paper), lo, hi), ""
 
-# %% ../nbs/10_results.ipynb #b88ca39b
+# %% ../nbs/10_results.ipynb #37dc4876
 def merge_claims(claims, # the static claims (dicts or legacy tuples)
                  docs:dict, # {figure name: its JSON document}
                 ) -> list: # claims in figure order; declared ones replace static ones with the same figure + key
@@ -379,7 +389,7 @@ def _setup_differences(c, d) -> list:
             out.append(f"{k} = {have} (paper {want})")
     return out
 
-# %% ../nbs/10_results.ipynb #06a866a1
+# %% ../nbs/10_results.ipynb #90b53856
 def _figure_docs(out_dir, names) -> dict:
     "{name: JSON document} of the figures in `out_dir`: the given names plus every `<name>.json` with values."
     out_dir = Path(out_dir)
@@ -396,7 +406,7 @@ def _n_seeds(d):
     seeds = d.get("seeds")
     return len(seeds) if isinstance(seeds, list) else d.get("values", {}).get("n_seeds")
 
-# %% ../nbs/10_results.ipynb #b7c318fd
+# %% ../nbs/10_results.ipynb #b00a2865
 def claim_records(out_dir, # folder of the figures' JSON files
                   claims=CLAIMS, # static claims; the notebooks' declared claims are merged in
                   notebooks=(), # names of the notebooks that exist (a missing JSON is "not run yet")
@@ -425,7 +435,7 @@ def claim_records(out_dir, # folder of the figures' JSON files
         records.append(_json_safe(rec))
     return records
 
-# %% ../nbs/10_results.ipynb #e437975b
+# %% ../nbs/10_results.ipynb #9f721248
 def _fmt(v):
     if v is None:
         return "-"
@@ -459,7 +469,7 @@ def _fmt_record(r) -> str:
         return f"median {_fmt(r['value'])}, 10-90 %: [{_fmt(r['low'])}, {_fmt(r['high'])}] ({r['n_runs'] or '?'} runs)"
     return "not reported" if r["kind"] == "missing" else _fmt(r["value"])
 
-# %% ../nbs/10_results.ipynb #f09ba188
+# %% ../nbs/10_results.ipynb #97186a24
 TABLE_HEADER = ["| figure | claim | paper | reproduced | mode | agrees | rule | note |",
                 "|---|---|---|---|---|---|---|---|"]
 
@@ -477,7 +487,7 @@ def claims_table(records) -> list:
                                               r["mode"] or "-", yes[r["agrees"]], r["rule"], r["note"] or "")) + " |"
         for r in records]
 
-# %% ../nbs/10_results.ipynb #5485fc8b
+# %% ../nbs/10_results.ipynb #5742b189
 def results_table(out_dir, # folder of the figures' JSON files (and `runs.json`)
                   claims=CLAIMS, # static claims; the notebooks' declared claims are merged in
                   notebooks=(), # names of the notebooks that exist (listed as not run when their JSON is missing)
@@ -512,7 +522,7 @@ def results_table(out_dir, # folder of the figures' JSON files (and `runs.json`)
         lines += ["", "Not reproduced (no results yet): " + ", ".join(missing)]
     return "\n".join(lines) + "\n"
 
-# %% ../nbs/10_results.ipynb #578dd3ae
+# %% ../nbs/10_results.ipynb #27329aac
 def _write_if_changed(p:Path, text:str) -> bool:
     "Write `text` to `p` unless it already holds exactly that; True if the file changed."
     if p.exists() and p.read_text() == text:
@@ -538,7 +548,7 @@ def write_results(out_dir, # folder of the figures' JSON files; results.json and
     _write_if_changed(md, results_table(out_dir, claims, notebooks, records=records))
     return md
 
-# %% ../nbs/10_results.ipynb #88e790b7
+# %% ../nbs/10_results.ipynb #99df9b8b
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 

@@ -89,12 +89,19 @@ def test_rows_that_cannot_be_compared():
     (dict(figure="f", key="k", claim="c", paper=1, rule="factor", factor=0.5), "factor"),
     (dict(figure="f", key="k", claim="c", paper=1, tolerance=-1), "tolerance"),
     (dict(figure="f", key="k", claim="c", paper=1, tolerance="0.1"), "tolerance"),
+    (dict(figure="f", key="k", claim="c", paper="about 2"), "paper"),
+    (dict(figure="f", key="k", claim="c", paper=[1.0, "x"]), "paper"),
 ])
 def test_malformed_claims_are_rejected(bad, match):
     with pytest.raises(ValueError, match=match):
         R._as_claim(bad)
     with pytest.raises(TypeError):
         R._as_claim("fig1 qif 3.19")
+
+
+def test_numeric_strings_are_numbers():
+    c = R._as_claim(dict(figure="f", key="k", claim="c", paper="1e-4", paper_text="about 1e-4", factor=ABOUT))
+    assert c["paper"] == 1e-4 and agrees(c, 2e-4) is True and R.rule_text(c) == "within a factor 3.16 of 0.0001"
 
 
 def test_every_static_claim_has_a_number_and_a_rule():
@@ -213,7 +220,8 @@ def test_repository_results_json_matches_the_figures():
     assert doc["claims"] and all(RECORD_FIELDS <= set(r) for r in doc["claims"])
     fresh = R.claim_records(figs, R.CLAIMS, [r["figure"] for r in doc["claims"]])
     assert [(r["figure"], r["key"], r["agrees"]) for r in fresh] == [
-        (r["figure"], r["key"], r["agrees"]) for r in doc["claims"]]
+        (r["figure"], r["key"], r["agrees"]) for r in doc["claims"]], (
+        "figures/results.json is stale: rebuild it with `python -m smoothgrad.reproduce --results-only`")
 
 
 # ---------------------------------------------------------------- reproducible figures
