@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['sweep_vjp', 'vjp_core', 'output_times_vjp', 'trial_vjp', 'output_times_vjp_batch']
 
-# %% ../nbs/03_gradients.ipynb #3836be63
+# %% ../nbs/03_gradients.ipynb #530bb92a
 import math
 
 import numpy as np
@@ -36,6 +36,7 @@ from smoothgrad.pseudo import (
 from .reference import check_grad  # noqa: F401  (the finite-difference checker, re-exported)
 from smoothgrad.simulate import (
     INPUT_EVENT,
+    OVERFLOW,
     SPIKE_EVENT,
     batch_x0,
     float_array,
@@ -48,7 +49,7 @@ from smoothgrad.simulate import (
 
 _jit = njit(cache=True, error_model="numpy")
 
-# %% ../nbs/03_gradients.ipynb #cd77a2cf
+# %% ../nbs/03_gradients.ipynb #19720a79
 @_jit
 def _pseudo_vjp(p, w, xT, phi_bar, per_bar, xT_bar, gw):
     "Add the adjoint of `pseudo_phase_kernel` to `xT_bar` (2, N) and `gw` (N, N), given `phi_bar`, `per_bar` (N,)."
@@ -83,7 +84,7 @@ def _pseudo_vjp(p, w, xT, phi_bar, per_bar, xT_bar, gw):
             else:
                 xT_bar[0, j] += r_bar / p.period
 
-# %% ../nbs/03_gradients.ipynb #f3b2b5ad
+# %% ../nbs/03_gradients.ipynb #fac54390
 @_jit
 def _flow_vjp(p, X, dt, k, Xb):
     N = X.shape[1]
@@ -113,7 +114,7 @@ def _flow_vjp(p, X, dt, k, Xb):
             dt_bar += Vb * dVdt
     return dt_bar
 
-# %% ../nbs/03_gradients.ipynb #114d822a
+# %% ../nbs/03_gradients.ipynb #a93413a3
 @_jit
 def _jump_vjp(p, w, w_in, src, Xprev, dt, is_input, j, Xb, gw, gw_in):
     "Adjoint of the jump of event (input `j` or spike of neuron `j`), in place on `Xb`; adds the weight gradients."
@@ -147,7 +148,7 @@ def _spike_time_vjp(p, Xprev, j, t_bar_e, Xb):
         Xb[0, j] += t_bar_e * gV
     Xb[1, j] += t_bar_e * gI
 
-# %% ../nbs/03_gradients.ipynb #aac8ccdd
+# %% ../nbs/03_gradients.ipynb #47a91c79
 @_jit
 def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_bar, gw, gw_in, gtin):
     """Internal API: reverse sweep over the events of one trial (the adjoint of its ordinary dynamics).
@@ -181,7 +182,7 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
                 t_bar[e - 1] += t_bar[e]
             _spike_time_vjp(p, ev_X[e], j, t_bar[e], Xb)
 
-# %% ../nbs/03_gradients.ipynb #e3394b84
+# %% ../nbs/03_gradients.ipynb #fb16be8a
 @_jit
 def _output_cotangents(ev_kind, ev_idx, K, n, cot, t_bar, phi_bar, per_bar):
     "Split the output cotangent `cot` (N, n) into event-time cotangents and pseudo-phase / period cotangents."
@@ -203,10 +204,14 @@ def vjp_core(p, w, w_in, tin, src, T, ev_t, ev_kind, ev_idx, ev_X, xT, n, cot, o
     """Internal API: first-type output times `out` (N, n) and the gradients of `sum(cot * out)`: added into `gw`,
     `gw_in`; written into `gtin` (sorted input order) and `gx0` (2, N).
 
-    Returns 0, or 2 if a non-zero cotangent hits an infinite (LIF) output, 3 if a QIF/theta output is not finite.
+    Returns 0, or 2 if a non-zero cotangent hits an infinite (LIF) output, 3 if a QIF/theta output is not finite,
+    4 if the state at T overflowed.
     The output cotangent becomes event-time and end-state cotangents (directly for ordinary spikes, through the
     pseudo phases' adjoint for pseudospikes); `sweep_vjp` does the rest."""
     N, E = w.shape[0], ev_t.shape[0]
+    for i in range(N):
+        if math.isnan(xT[0, i]) or not math.isfinite(xT[1, i]):
+            return 4
     K = np.empty(N, np.int64)
     output_times_kernel(p, w, ev_t, ev_kind, ev_idx, xT, T, n, out, K)
     for i in range(N):
@@ -224,7 +229,7 @@ def vjp_core(p, w, w_in, tin, src, T, ev_t, ev_kind, ev_idx, ev_X, xT, n, cot, o
     gx0[:] = Xb
     return 0
 
-# %% ../nbs/03_gradients.ipynb #b2b27a3f
+# %% ../nbs/03_gradients.ipynb #ebe6ce2f
 def _check_cot(cotangent, shape, name="cotangent"):
     cot = np.ascontiguousarray(float_array(name, cotangent))
     if cot.shape != shape:
@@ -238,7 +243,8 @@ _INF_COT = "cotangent must be zero where the output time is inf (LIF neurons hav
 
 
 def _raise_status(p, status, max_events):
-    "The error for a kernel status: 1 too many events, 2 cotangent on an inf output, 3 output beyond float64."
+    """The error for a kernel status: 1 too many events, 2 cotangent on an inf output, 3 output beyond float64, 4
+    overflow of the state."""
     status = np.atleast_1d(status)
     if (status == 1).any():
         raise too_many_events(max_events)
@@ -246,6 +252,8 @@ def _raise_status(p, status, max_events):
         raise ValueError(_INF_COT)
     if (status == 3).any():
         check_outputs_finite(p, np.array([np.inf]))
+    if (status == 4).any():
+        raise ValueError(OVERFLOW)
 
 
 def _check_grads_finite(grads):
@@ -263,7 +271,7 @@ def _unsort(g_sorted, order):
     np.put_along_axis(g, order, g_sorted, -1)
     return g
 
-# %% ../nbs/03_gradients.ipynb #dbc5b4a3
+# %% ../nbs/03_gradients.ipynb #8c10bb54
 def output_times_vjp(
     neuron,  # a `QIF`, `LIF` or `Theta` instance
     w,  # (N, N) recurrent weights, row = postsynaptic
@@ -296,7 +304,7 @@ def output_times_vjp(
     grads = dict(w=gw, w_in=gw_in, input_times=_unsort(gtin, order), x0=gx0[0] if p.kind == THETA_KIND else gx0)
     return out, _check_grads_finite(grads)
 
-# %% ../nbs/03_gradients.ipynb #9af8ea90
+# %% ../nbs/03_gradients.ipynb #7ea1a7a2
 @_jit
 def _sweep_vjp_rows(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_bar, gw, gw_in, gtin):
     "`sweep_vjp` for R cotangents of one trial (leading axis R of `t_bar`, `Xb`, `pole_bar` and the outputs)."
@@ -337,7 +345,7 @@ def _trial_cotangents(p, trial, spike_times_bar, state_T_bar, pole_bar):
             raise ValueError("pole_bar must be zero for neurons not at their pole at T (V_T < inf)")
     return R, t_bar, Xb, pb
 
-# %% ../nbs/03_gradients.ipynb #f2a949b6
+# %% ../nbs/03_gradients.ipynb #7f34dad4
 def trial_vjp(
     trial,  # a `Trial` from `simulate` (QIF, LIF or theta)
     spike_times_bar=None,  # (K,) cotangents of `trial.spike_times` (Trial order); None = zeros
@@ -364,7 +372,7 @@ def trial_vjp(
     g = _check_grads_finite(g if R is not None else {k: v[0] for k, v in g.items()})
     return g
 
-# %% ../nbs/03_gradients.ipynb #0cf95f45
+# %% ../nbs/03_gradients.ipynb #856af42b
 @njit(cache=True, parallel=True, error_model="numpy")
 def _vjp_batch(p, w, w_in, tin, src, T, x0, max_events, n, cot, out, gw, gw_in, gtin, gx0):
     B = tin.shape[0]

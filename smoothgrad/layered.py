@@ -6,9 +6,9 @@
 __all__ = ['S2_NAMES', 'S2_INPUT_TIME', 'S2_INHIBITION', 'S2_OUT_EXC', 'S2_OUT_INH', 'window_g', 'window_g_grad',
            'window_drive_grad', 'window_drive_c', 'window_pseudospike', 'window_pseudospike_grad', 'LayerRecord',
            'LayeredTrial', 'layered_forward', 'layered_output_times', 'layered_vjp', 'layered_traces', 's2_network',
-           's2_sweep', 's2_transitions']
+           'check_finite_real', 's2_sweep', 's2_transitions']
 
-# %% ../nbs/04_layered.ipynb #fe422deb
+# %% ../nbs/04_layered.ipynb #132616c5
 import math
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from .simulate import check_positive, float_array, simulate
 
 _jit = njit(cache=True, error_model="numpy")
 
-# %% ../nbs/04_layered.ipynb #4010145a
+# %% ../nbs/04_layered.ipynb #f370347c
 @_jit
 def window_g(sigma, Theta, d):
     "Real time after `T_l` of pseudo time `sigma` in a window of length `1/d`: `tanh(d sigma / (1 - (sigma/Theta)^2)) / d`, `1/d` for `sigma >= Theta`."
@@ -48,7 +48,7 @@ def window_g_grad(sigma, Theta, d):
     dh_dTheta = -2.0 * d * sigma * r * r / (Theta * one_m_r2 * one_m_r2)
     return th / d, sech2 * dh_dsigma / d, sech2 * dh_dTheta / d
 
-# %% ../nbs/04_layered.ipynb #2bf4cac4
+# %% ../nbs/04_layered.ipynb #60c7fb34
 @_jit
 def window_drive_grad(I, alpha, a0, kappa):
     "`(a, da/dI)` of the window pseudo drive `a = a0 + kappa softplus_alpha(I)` (`softplus` of chapter `pseudo`)."
@@ -89,7 +89,7 @@ def window_pseudospike_grad(V, I, T, d, tau, alpha, a0, kappa):
     dt_dI = 0.0 if dlnc_dI == 0.0 else c_dt_dc * dlnc_dI
     return T + g, -g_s * dphi_dV, dt_dI
 
-# %% ../nbs/04_layered.ipynb #e4dc7721
+# %% ../nbs/04_layered.ipynb #cb10a156
 @dataclass
 class LayerRecord:
     """Forward record of one layer of a `layered_forward` run (l = 1, 2, ...).
@@ -148,7 +148,7 @@ class LayerRecord:
                 kinds[i, K] = 1
         return kinds
 
-# %% ../nbs/04_layered.ipynb #667dd364
+# %% ../nbs/04_layered.ipynb #24aafb8c
 @dataclass
 class LayeredTrial:
     "Result of `layered_forward`: the network's parameters and one `LayerRecord` per layer."
@@ -169,7 +169,7 @@ class LayeredTrial:
         "List of (N_l, n) int8 arrays: 0 ordinary, 1 active pseudospike, 2 inactive pseudospike."
         return [L.output_kinds(n, self.d) for L in self.layers]
 
-# %% ../nbs/04_layered.ipynb #ea733d41
+# %% ../nbs/04_layered.ipynb #7951e96a
 def _check_layered(neuron, weights, input_times, input_sources, T1, d, x0, a0, kappa):
     "Validated arguments of `layered_forward`; `TypeError`/`ValueError` naming the argument."
     p = neuron_params(neuron)
@@ -196,6 +196,8 @@ def _check_layered(neuron, weights, input_times, input_sources, T1, d, x0, a0, k
         x0 = [None] * len(Ws)
     elif len(x0) != len(Ws):
         raise ValueError("x0 must hold one (2, N_l) array per layer")
+    if a0 is None and (math.pi * p.tau * d) ** 2 == 0.0:
+        raise ValueError(f"d = {d} is too small: the default drive a0 = (pi tau d)^2 underflows; pass a0")
     a0 = (math.pi * p.tau * d) ** 2 if a0 is None else float(float_array("a0", a0))
     kappa = float(float_array("kappa", kappa))
     if not (math.isfinite(a0) and math.isfinite(kappa) and a0 >= 0 and kappa >= 0 and a0 + kappa > 0):
@@ -213,7 +215,7 @@ def _window_layer(xT, T, d, tau, alpha, a0, kappa):
         drive[i] = window_drive_c(xT[1, i], alpha, a0, kappa)[0] ** 2
     return pseudo, drive
 
-# %% ../nbs/04_layered.ipynb #1946e98f
+# %% ../nbs/04_layered.ipynb #9a90e465
 def layered_forward(
     neuron,  # a `QIF` instance, shared by all neurons
     weights,  # list of L arrays; weights[l-1] (N_l, N_{l-1}) onto layer l, row = postsynaptic; layer 0 = inputs
@@ -248,7 +250,7 @@ def layered_forward(
         T = T + 1.0 / d
     return LayeredTrial(neuron, Ws, d, a0, kappa, layers, len(layers[0].trial.input_order))
 
-# %% ../nbs/04_layered.ipynb #5a2f0284
+# %% ../nbs/04_layered.ipynb #aa163dd5
 def layered_output_times(
     neuron,  # a `QIF` instance
     weights,  # as in `layered_forward`
@@ -268,7 +270,7 @@ def layered_output_times(
     n = check_n(n)
     return layered_forward(neuron, weights, input_times, input_sources, T1, d, x0, a0, kappa).output_times(n)
 
-# %% ../nbs/04_layered.ipynb #e1c99f97
+# %% ../nbs/04_layered.ipynb #a617c08e
 def _spike_ranks(neurons, N):
     "Index of each spike among the spikes of its neuron (spikes in time order)."
     order = np.argsort(neurons, kind="stable")
@@ -316,7 +318,7 @@ def _check_layer_cotangents(trial, cotangents):
         out.append(C)
     return out, stacked
 
-# %% ../nbs/04_layered.ipynb #a95c5899
+# %% ../nbs/04_layered.ipynb #0281b91d
 def layered_vjp(
     trial,  # a `LayeredTrial` from `layered_forward`
     cotangents,  # one (N_l, n_l) array per layer (any n_l >= 0): cotangents of `trial.output_times(n_l)`
@@ -353,13 +355,18 @@ def layered_vjp(
         g_W, g_x0, lam_in = [g[0] for g in g_W], [g[0] for g in g_x0], lam_in[0]
     return {"weights": g_W, "input_times": lam_in, "x0": g_x0}
 
-# %% ../nbs/04_layered.ipynb #74e6eea7
+# %% ../nbs/04_layered.ipynb #bf5b1ec0
 def layered_traces(trial, n_points=500, n_pseudo=200):
     """Voltage traces of every neuron of a `LayeredTrial`, for plots.
 
     Returns one dict per layer: `t` (n_points,) on [0, T_l), `V` (N_l, n_points) the ordinary dynamics; `t_pseudo`
     (N_l, n_pseudo) and `V_pseudo` (N_l, n_pseudo): the pseudodynamics, i.e. pseudo time sigma in [0, Theta_i]
     drawn at real time T_l + g(sigma), V(sigma) = phase_voltage((phi_i + sigma) mod Theta_i)."""
+    if not isinstance(trial, LayeredTrial):
+        raise TypeError(f"trial must be a LayeredTrial from layered_forward, got {type(trial).__name__}")
+    for name, k in (("n_points", n_points), ("n_pseudo", n_pseudo)):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 10**7:
+            raise ValueError(f"{name} must be an integer in [1, 10^7], got {k!r}")
     neuron, d = trial.neuron, trial.d
     tau = neuron.tau
     out = []
@@ -386,7 +393,7 @@ def layered_traces(trial, n_points=500, n_pseudo=200):
         out.append({"t": t, "V": V, "t_pseudo": tp, "V_pseudo": Vp})
     return out
 
-# %% ../nbs/04_layered.ipynb #03fa1874
+# %% ../nbs/04_layered.ipynb #80e7085f
 S2_NAMES = ("hidden 1", "hidden 2", "output")
 
 
@@ -397,6 +404,7 @@ def s2_network(w=3.0):
     hidden neurons by `w`. Hidden 1 excites the output neuron (+3), hidden 2 inhibits it (-2). `T1 = 10`,
     `d = 2`, so T2 = 10.5. The inhibition is tuned so that hidden 2's first spike crosses T1 at w = 3.43 (hidden 1
     crosses at w = 2.4699, set by t = 2.4)."""
+    w = check_finite_real("w", w)
     return {
         "neuron": QIF(),
         "weights": [np.array([[0.0, w], [S2_INHIBITION, w]]), np.array([[S2_OUT_EXC, S2_OUT_INH]])],
@@ -410,16 +418,28 @@ def s2_network(w=3.0):
 S2_INPUT_TIME, S2_INHIBITION, S2_OUT_EXC, S2_OUT_INH = 2.4, -21.87628458890361, 3.0, -2.0
 
 
+def check_finite_real(name, x):
+    "`x` as a float if it is a finite real number, else a `TypeError`/`ValueError` naming `name`."
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a finite real number, got {type(x).__name__}")
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    return float(x)
+
+
 def _s2_trial(w):
     return layered_forward(**s2_network(w))
 
-# %% ../nbs/04_layered.ipynb #5759d59e
+# %% ../nbs/04_layered.ipynb #0fa5fce9
 def s2_sweep(w_grid, n=2):
     """First `n` output times of the three S2 neurons and their exact derivatives with respect to `w`.
 
     Returns a dict of arrays: `w` (G,), `times` (G, 3, n), `dtdw` (G, 3, n), `kinds` (G, 3, n) int8 (0 ordinary,
     1 active pseudospike, 2 inactive), neuron order `S2_NAMES` (hidden 1, hidden 2, output)."""
-    w_grid = np.asarray(w_grid, dtype=np.float64).ravel()
+    w_grid = float_array("w_grid", w_grid).ravel()
+    if not np.isfinite(w_grid).all():
+        raise ValueError("w_grid must be finite")
+    n = check_n(n)
     G = len(w_grid)
     times, dtdw, kinds = np.empty((G, 3, n)), np.empty((G, 3, n)), np.empty((G, 3, n), np.int8)
     rows = [(0, 0), (0, 1), (1, 0)]
@@ -436,10 +456,15 @@ def s2_sweep(w_grid, n=2):
             times[g, r], kinds[g, r] = outs[l][i], ks[l][i]
     return {"w": w_grid, "times": times, "dtdw": dtdw, "kinds": kinds}
 
-# %% ../nbs/04_layered.ipynb #b30689ec
+# %% ../nbs/04_layered.ipynb #885840e4
 def s2_transitions(w_lo=2.0, w_hi=4.5, n_grid=501, tol=1e-12):
     """Weights at which a neuron's number of ordinary spikes changes (an active pseudospike becomes an ordinary
     spike or back), located by bisection. Returns a list of `(neuron_name, w_star, K_left, K_right)`."""
+    w_lo, w_hi, tol = check_finite_real("w_lo", w_lo), check_finite_real("w_hi", w_hi), check_positive("tol", tol)
+    if not w_lo < w_hi:
+        raise ValueError(f"w_lo must be below w_hi, got {w_lo}, {w_hi}")
+    if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)) or not 2 <= n_grid <= 10**6:
+        raise ValueError(f"n_grid must be an integer in [2, 10^6], got {n_grid!r}")
     rows = [(0, 0), (0, 1), (1, 0)]
 
     def counts(w):
@@ -453,7 +478,9 @@ def s2_transitions(w_lo=2.0, w_hi=4.5, n_grid=501, tol=1e-12):
         for g in np.nonzero(np.diff(Ks[:, r]))[0]:
             a, b = grid[g], grid[g + 1]
             Ka = Ks[g, r]
-            while b - a > tol:
+            for _ in range(200):  # bisection, bounded: 200 halvings exhaust any float interval
+                if not b - a > tol:
+                    break
                 m = 0.5 * (a + b)
                 if counts(m)[r] == Ka:
                     a = m

@@ -8,17 +8,17 @@ __all__ = ['QIF_KIND', 'LIF_KIND', 'THETA_KIND', 'hom', 'dS_dI', 'rotation', 'qi
            'lif_spike_grad', 'phase', 'phase_grad_scaled', 'phase_grad', 'phase_voltage', 'theta_H', 'theta_H_grad',
            'QIF', 'LIF', 'Theta', 'NeuronParams', 'neuron_params']
 
-# %% ../nbs/00_neurons.ipynb #3f8b42ef
+# %% ../nbs/00_neurons.ipynb #9bd6723b
 import math
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-# %% ../nbs/00_neurons.ipynb #b7e43743
+# %% ../nbs/00_neurons.ipynb #19b70f1e
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
-# %% ../nbs/00_neurons.ipynb #2da83807
+# %% ../nbs/00_neurons.ipynb #e0717866
 @_jit
 def hom(V):
     "Homogeneous coordinates `(a, b)` of a voltage, `V = a / b`, `b >= 0`, finite also for `V = -inf`."
@@ -56,7 +56,7 @@ def rotation(I, s):
         S = math.tanh(p * s) / p
     return C, S, -0.5 * s * S, dS_dI(I, s, C, S)
 
-# %% ../nbs/00_neurons.ipynb #e2b699d5
+# %% ../nbs/00_neurons.ipynb #ff5149e7
 @_jit
 def _qif_flow_parts(V, I, dt, tau):
     "The pieces of the QIF flow shared by `qif_flow` and `qif_flow_grad`: `(e, a, b, C, S, dC, dS, D, V1, I1)`."
@@ -74,7 +74,7 @@ def qif_flow(V, I, dt, tau):
     parts = _qif_flow_parts(V, I, dt, tau)
     return parts[8], parts[9]
 
-# %% ../nbs/00_neurons.ipynb #3b87613d
+# %% ../nbs/00_neurons.ipynb #0d8c4e58
 @_jit
 def qif_s_star(a, b, I):
     "Value of `s` at which the QIF flow from `V = a/b` with current `I` blows up (`inf` if never)."
@@ -121,7 +121,7 @@ def qif_flow_grad(V, I, dt, tau):
     dV1_ddt = (V1 * (V1 - 1.0) + I1) / tau
     return V1, I1, dV1_dV, dV1_dI, dV1_ddt
 
-# %% ../nbs/00_neurons.ipynb #130c4994
+# %% ../nbs/00_neurons.ipynb #4938ec5e
 @_jit
 def lif_flow_grad(V, I, dt, tau):
     "`(V1, I1, dV1/dV, dV1/dI, dV1/ddt)` of `lif_flow`."
@@ -173,7 +173,7 @@ def lif_spike_grad(V, I, tau, threshold):
     vdot = (I * x * x - threshold) / tau
     return -x / vdot, -(x - x * x) / vdot
 
-# %% ../nbs/00_neurons.ipynb #a59932d1
+# %% ../nbs/00_neurons.ipynb #e0c49a73
 @_jit
 def phase(V, c, tau):
     "Phase `(tau/c)(arctan((V - 1/2)/c) + pi/2)` in `[0, tau pi / c]` of a QIF with drive `c^2`; `V = -inf` -> 0."
@@ -222,7 +222,7 @@ def theta_H_grad(phi, w, c, tau):
     den = sn * sn + u * u
     return (tau / c) * math.atan2(sn, u), 1.0 / den, (tau / (c * c)) * sn * sn / den
 
-# %% ../nbs/00_neurons.ipynb #2224f72e
+# %% ../nbs/00_neurons.ipynb #6ad06859
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
@@ -274,18 +274,25 @@ def _lif_tts_arrays(V, I, tau, threshold, out):
     for k in range(V.size):
         out[k] = lif_time_to_spike(V[k], I[k], tau, threshold)
 
-# %% ../nbs/00_neurons.ipynb #63f536bf
+# %% ../nbs/00_neurons.ipynb #ce672ef8
 class _CurrentNeuron:
     """Shared array interface of the two models with an exponentially decaying synaptic current.
 
     Subclasses provide `_flow_arrays(V, I, dt, V1, I1)` and `_tts_arrays(V, I, out)` (numba loops over the
     scalar closed forms of this chapter)."""
 
+    def _check_state(self, V, I):
+        if not np.isfinite(I).all():
+            raise ValueError("I (synaptic current) must be finite")
+        if self.kind == LIF_KIND and not np.isfinite(V).all():
+            raise ValueError("V must be finite for LIF neurons (QIF neurons also accept -inf, the reset)")
+
     def flow(self, V, I, dt):
         "Arrays `(V, I)` after time `dt` (broadcast, float64) without input; `dt` must not pass a spike."
         V, I, dt = _as_float_arrays(("V", "I", "dt"), V, I, dt)
         if (dt < 0).any():
             raise ValueError("dt must be non-negative")
+        self._check_state(V, I)
         V1, I1 = np.empty(V.shape), np.empty(V.shape)
         self._flow_arrays(V.ravel(), I.ravel(), dt.ravel(), V1.reshape(-1), I1.reshape(-1))
         return V1, I1
@@ -293,11 +300,12 @@ class _CurrentNeuron:
     def time_to_spike(self, V, I):
         "Time until the next spike from state `(V, I)` without input (`inf` where there is none)."
         V, I = _as_float_arrays(("V", "I"), V, I)
+        self._check_state(V, I)
         out = np.empty(V.shape)
         self._tts_arrays(V.ravel(), I.ravel(), out.reshape(-1))
         return out
 
-# %% ../nbs/00_neurons.ipynb #08a1c518
+# %% ../nbs/00_neurons.ipynb #46a23daa
 class QIF(_CurrentNeuron):
     """Quadratic integrate-and-fire neuron with exponentially decaying synaptic current, tau_s = tau/2.
 
@@ -346,7 +354,7 @@ class LIF(_CurrentNeuron):
     def __repr__(self):
         return f"LIF(tau={self.tau}, threshold={self.threshold})"
 
-# %% ../nbs/00_neurons.ipynb #e08d23a1
+# %% ../nbs/00_neurons.ipynb #118df027
 class Theta:
     """Theta neuron (QIF with tonic current `I0 > 1/4` and delta-pulse inputs), MNIST values by default.
 
@@ -367,6 +375,10 @@ class Theta:
         "Free-running period `tau pi / c`."
         return self.tau * math.pi / self.c
 
+    def _check_phase(self, phi):
+        if ((phi < 0) | (phi > self.period)).any():
+            raise ValueError(f"phi must lie in [0, period] = [0, {self.period}]")
+
     def phase(self, V):
         "Phase of voltage `V` (array)."
         (V,) = _as_float_arrays(("V",), V)
@@ -375,17 +387,21 @@ class Theta:
     def voltage(self, phi):
         "Voltage at phase `phi` (array)."
         (phi,) = _as_float_arrays(("phi",), phi)
+        self._check_phase(phi)
         return np.vectorize(phase_voltage, otypes=[float])(phi, self.c, self.tau)
 
     def H(self, phi, w):
         "Phase transfer function: phase after a pulse of weight `w` at phase `phi` (arrays, broadcast)."
         phi, w = _as_float_arrays(("phi", "w"), phi, w)
+        self._check_phase(phi)
+        if not np.isfinite(w).all():
+            raise ValueError("w must be finite")
         return np.vectorize(theta_H, otypes=[float])(phi, w, self.c, self.tau)
 
     def __repr__(self):
         return f"Theta(tau={self.tau}, I0={self.I0})"
 
-# %% ../nbs/00_neurons.ipynb #76859ef3
+# %% ../nbs/00_neurons.ipynb #dcbd7b82
 class NeuronParams(NamedTuple):
     """Internal API of the kernels: the numbers of a neuron model, as a record `@njit` functions accept.
 

@@ -7,7 +7,7 @@ __all__ = ['softplus', 'softplus_grad', 'log_softplus', 'softplus_ratio', 'pseud
            'output_times_kernel', 'check_n', 'theta_relays', 'check_pseudo_network', 'check_outputs_finite',
            'pseudo_phases', 'trial_output_times', 'output_times', 'theta_ff_pseudo', 'theta_ff_pseudo_vjp']
 
-# %% ../nbs/02_pseudo.ipynb #b5de36eb
+# %% ../nbs/02_pseudo.ipynb #80194994
 import math
 
 import numpy as np
@@ -18,7 +18,7 @@ from .simulate import SPIKE_EVENT, check_weights, float_array, simulate
 
 _jit = njit(cache=True, error_model="numpy")
 
-# %% ../nbs/02_pseudo.ipynb #2f91b524
+# %% ../nbs/02_pseudo.ipynb #7a3d3f3b
 @_jit
 def softplus(x, alpha):
     "`alpha ln(1 + exp(x / alpha))`, without overflow."
@@ -58,7 +58,7 @@ def pseudo_drive_c(x, alpha):
     "`c = sqrt(softplus(x, alpha))`, the QIF pseudo drive's square root, from the log-space form."
     return math.exp(0.5 * log_softplus(x, alpha))
 
-# %% ../nbs/02_pseudo.ipynb #901e551e
+# %% ../nbs/02_pseudo.ipynb #547160ba
 @_jit
 def pseudo_phase_kernel(p, w, xT):
     """Internal API: `(phi_hat, period, r, x)`, each (N,): pseudospike k of neuron i at `T + k period_i - phi_hat_i`.
@@ -111,13 +111,13 @@ def output_times_kernel(p, w, ev_t, ev_kind, ev_idx, xT, T, n, out, K):
         for m in range(K[i], n):
             out[i, m] = T + (m - K[i] + 1) * per[i] - phi[i] if p.kind != LIF_KIND else math.inf
 
-# %% ../nbs/02_pseudo.ipynb #99bd6cc7
+# %% ../nbs/02_pseudo.ipynb #36290b07
 def check_n(n):
     "Internal API: `n` (number of output times per neuron) as a positive int, or a `TypeError`/`ValueError`."
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n (number of output times per neuron) must be a positive integer, got {n!r}")
-    if n < 1:
-        raise ValueError(f"n (number of output times per neuron) must be a positive integer, got {n!r}")
+    if not 1 <= n <= 1_000_000:
+        raise ValueError(f"n (number of output times per neuron) must be an integer in [1, 10^6], got {n!r}")
     return int(n)
 
 
@@ -157,7 +157,7 @@ def _kernel_state(p, trial):
         xT[:] = trial.state_T
     return xT
 
-# %% ../nbs/02_pseudo.ipynb #1f08d589
+# %% ../nbs/02_pseudo.ipynb #6de880e6
 def pseudo_phases(
     neuron,  # a `QIF`, `LIF` or `Theta` instance
     w,  # (N, N) recurrent weights, row = postsynaptic
@@ -186,7 +186,7 @@ def pseudo_phases(
     check_outputs_finite(p, per)
     return phi, per
 
-# %% ../nbs/02_pseudo.ipynb #1812449a
+# %% ../nbs/02_pseudo.ipynb #69f5460a
 def trial_output_times(trial, n):
     """The `n` first output times (N, n) of a simulated `Trial` (ordinary spikes, then pseudospikes; LIF: inf).
 
@@ -223,7 +223,7 @@ def output_times(
     n = check_n(n)
     return trial_output_times(simulate(neuron, w, w_in, input_times, input_sources, T, x0, max_events), n)
 
-# %% ../nbs/02_pseudo.ipynb #9ecacaee
+# %% ../nbs/02_pseudo.ipynb #e1014f01
 @_jit
 def _theta_H_arrays(phi, u, c, tau, H, dphi, du):
     for k in range(phi.size):
@@ -268,7 +268,7 @@ def _ff_forward(neuron, weights, phases):
         r = H.reshape(x.shape) / p.period
     return cache
 
-# %% ../nbs/02_pseudo.ipynb #a2eada18
+# %% ../nbs/02_pseudo.ipynb #1c126475
 def theta_ff_pseudo(
     neuron,  # a `Theta` instance
     weights,  # list of L arrays W^(l) (N_l, N_{l-1}); the first one multiplies r^(0) = 0

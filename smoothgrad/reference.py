@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['central', 'one_sided', 'check_grad', 'ode_flow', 'ode_spike_time', 'ode_network']
 
-# %% ../nbs/00a_reference.ipynb #43586533
+# %% ../nbs/00a_reference.ipynb #925ea1d0
 import math
 
 import numpy as np
 
 from .neurons import LIF_KIND, QIF_KIND, neuron_params
 
-# %% ../nbs/00a_reference.ipynb #5ab5ae34
+# %% ../nbs/00a_reference.ipynb #112369d1
 def central(f, x, h=1e-6):
     "Central difference `(f(x + h) - f(x - h)) / 2h` of a scalar function at the scalar `x`."
     return (f(x + h) - f(x - h)) / (2 * h)
@@ -27,7 +27,15 @@ def one_sided(f, x, h, side):
     d2 = (35 * y[0] - 104 * y[1] + 114 * y[2] - 56 * y[3] + 11 * y[4]) / (12 * h * h)
     return y[0], d1, d2
 
-# %% ../nbs/00a_reference.ipynb #ad3f7eba
+# %% ../nbs/00a_reference.ipynb #2e9925f8
+def _scalar(y):
+    "The value of a scalar function as a float; a `TypeError` for anything else."
+    y = np.asarray(y)
+    if y.size != 1 or y.dtype.kind not in "biuf":
+        raise TypeError(f"f must return a real scalar, got an array of shape {y.shape} and dtype {y.dtype}")
+    return float(y.reshape(()))
+
+
 def check_grad(
     f,  # scalar function of an array shaped like `x`
     x,  # point (array-like of floats) at which to check
@@ -55,12 +63,12 @@ def check_grad(
         xp, xm = x.copy(), x.copy()
         xp[idx] += h
         xm[idx] -= h
-        fd[idx] = (float(f(xp)) - float(f(xm))) / (2 * h)
+        fd[idx] = (_scalar(f(xp)) - _scalar(f(xm))) / (2 * h)
         err = abs(grad[idx] - fd[idx]) / max(1.0, abs(fd[idx]))
         worst = max(worst, err if math.isfinite(err) else math.inf)
     return worst, fd
 
-# %% ../nbs/00a_reference.ipynb #417d0876
+# %% ../nbs/00a_reference.ipynb #48823500
 def _solve(rhs, t_span, y0, **kw):
     from scipy.integrate import solve_ivp  # development dependency
 
@@ -100,7 +108,7 @@ def ode_spike_time(neuron, V, I, t_max=60.0):
     sol = _solve(_qif_phase_rhs(p.tau), (0, t_max), [np.arctan(V), I], events=hit, rtol=1e-12, atol=1e-13)
     return sol.t_events[0][0] if len(sol.t_events[0]) else np.inf
 
-# %% ../nbs/00a_reference.ipynb #48eb9259
+# %% ../nbs/00a_reference.ipynb #b3c1d84d
 def _piecewise(rhs, y, threshold, reset, w, w_in, tin, src, T):
     "Integrate between inputs and spikes; returns spike times, neurons and the final state."
     N = w.shape[0]
