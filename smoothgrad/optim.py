@@ -6,12 +6,12 @@
 __all__ = ['check_real', 'exponential_decay', 'clip_by_value', 'global_norm', 'clip_by_global_norm', 'Optimizer', 'SGD', 'Adam',
            'AdaBelief']
 
-# %% ../nbs/07_optim.ipynb #0cfe50cf
+# %% ../nbs/07_optim.ipynb #bad927e4
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-# %% ../nbs/07_optim.ipynb #ccc72c7a
+# %% ../nbs/07_optim.ipynb #78006d35
 def check_real(name: str,  # the argument's name, used in the error message
                x,  # the value: a real number (Python or NumPy scalar, or a 0-d array), not a bool
                lo: float = -np.inf,  # lower bound
@@ -30,7 +30,7 @@ def check_real(name: str,  # the argument's name, used in the error message
         raise ValueError(f"{name} must be a finite number in {interval}, got {x}")
     return x
 
-# %% ../nbs/07_optim.ipynb #c23d11bb
+# %% ../nbs/07_optim.ipynb #87615fbf
 def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter units per gradient unit)
                       decay_steps: float,  # e-folding time in optimiser steps (> 0)
                       ) -> Callable[[int], float]:
@@ -45,7 +45,7 @@ def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter uni
     schedule.lr0, schedule.decay_steps = lr0, decay_steps
     return schedule
 
-# %% ../nbs/07_optim.ipynb #e2c4272c
+# %% ../nbs/07_optim.ipynb #a692fcc2
 def _check_arrays(xs, name: str, finite: bool = True) -> list:
     "`xs` as a list of real NumPy arrays (finite if `finite`); errors name `name[i]`."
     if isinstance(xs, (np.ndarray, str, bytes)) or not isinstance(xs, Sequence):
@@ -68,7 +68,7 @@ def clip_by_value(grads: Sequence[np.ndarray],  # list of real arrays (any shape
     c = check_real("c", c, 0, lo_open=True)
     return [np.clip(g, -c, c).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #a09b0829
+# %% ../nbs/07_optim.ipynb #9468c2af
 def global_norm(grads: Sequence[np.ndarray]) -> float:
     "Euclidean norm of all gradient elements taken together (float, computed in float64 without overflow)."
     grads = _check_arrays(grads, "grads")
@@ -91,7 +91,7 @@ def clip_by_global_norm(grads: Sequence[np.ndarray],  # list of real arrays
     scale = max_norm / norm if norm > max_norm else 1.0
     return [(g * scale).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #2f6a821b
+# %% ../nbs/07_optim.ipynb #c5b45759
 class Optimizer:
     """Base class: in-place first-order optimiser on a list of NumPy arrays.
 
@@ -125,7 +125,7 @@ class Optimizer:
     def _init_state(self, params):
         self.state = {s: [np.zeros_like(p) for p in params] for s in self._slots}
 
-# %% ../nbs/07_optim.ipynb #d1e8c900
+# %% ../nbs/07_optim.ipynb #03b416b8
 def _check_step_args(opt, params, grads):
     "Validate the arguments of `Optimizer.step` (and the state against them)."
     params = _check_arrays(params, "params")
@@ -155,7 +155,8 @@ def _step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> No
     if self.state is None:
         self._init_state(params)
     t = self.step_count + 1
-    new = [self._update(i, p, np.asarray(g, dtype=p.dtype), lr, t) for i, (p, g) in enumerate(zip(params, grads))]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, with nothing changed
+        new = [self._update(i, p, np.asarray(g, dtype=p.dtype), lr, t) for i, (p, g) in enumerate(zip(params, grads))]
     for i, (bufs, delta) in enumerate(new):
         if not (np.isfinite(delta).all() and all(np.isfinite(b).all() for b in bufs.values())):
             raise ValueError(f"the update of params[{i}] overflows (gradients up to "
@@ -169,7 +170,7 @@ def _step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> No
 
 Optimizer.step = _step
 
-# %% ../nbs/07_optim.ipynb #824857d1
+# %% ../nbs/07_optim.ipynb #8e96a6bc
 def _state_dict(self) -> dict[str, np.ndarray]:
     """Optimiser state as a flat dict of arrays (copies), suitable for `np.savez`.
 
@@ -220,7 +221,7 @@ def _load_state_dict(self, d: dict) -> None:
 
 Optimizer.state_dict, Optimizer.load_state_dict = _state_dict, _load_state_dict
 
-# %% ../nbs/07_optim.ipynb #fd8dd1c9
+# %% ../nbs/07_optim.ipynb #b39f93c9
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with heavy-ball momentum.
 
@@ -238,7 +239,7 @@ class SGD(Optimizer):
             return {"velocity": v}, p.dtype.type(lr) * v
         return {}, p.dtype.type(lr) * g
 
-# %% ../nbs/07_optim.ipynb #11c056a6
+# %% ../nbs/07_optim.ipynb #c900d0e8
 def _check_betas(betas):
     if isinstance(betas, (str, bytes, type)) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise TypeError(f"betas must be a pair of floats, got {betas!r}")
@@ -267,7 +268,7 @@ class Adam(Optimizer):
         vhat = v / (1 - b2**t)
         return {"m": m, "v": v}, (lr * mhat / (np.sqrt(vhat) + self.eps)).astype(p.dtype, copy=False)
 
-# %% ../nbs/07_optim.ipynb #0619f237
+# %% ../nbs/07_optim.ipynb #837d391e
 class AdaBelief(Optimizer):
     """AdaBelief (Zhuang et al. 2020) with bias correction, as in optax.
 
