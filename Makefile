@@ -2,13 +2,13 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py pyproject.toml | cksum | cut -d' ' -f1)
 JOBS ?= 2
 MODE ?= quick
 
 .PHONY: install figures test check-export lint nbtest pytest docs bench clean
 
-$(STAMP): settings.ini setup.py
+$(STAMP): settings.ini setup.py pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
@@ -18,7 +18,7 @@ $(STAMP): settings.ini setup.py
 install: $(STAMP)
 
 figures: $(STAMP)
-	SOURCE_DATE_EPOCH=0 MPLBACKEND=Agg $(BIN)/python -m smoothgrad.reproduce --mode $(MODE) --jobs $(JOBS)
+	SOURCE_DATE_EPOCH=0 MPLBACKEND=Agg $(BIN)/smoothgrad reproduce --mode $(MODE) --jobs $(JOBS)
 
 ## every check: stale exports / unclean notebooks, lint, notebook tests, pytest
 test: $(STAMP) check-export lint nbtest pytest

@@ -2,10 +2,12 @@
 
 Extras (all lists in settings.ini): `gpu` (`gpu_requirements`), `figures` (`figures_requirements`: run the
 experiment notebooks), `notebooks` (`notebooks_requirements`: `jupyter lab` on the chapters), `dev`
-(`figures` plus `dev_requirements`: tests, lint, docs) and `all`.
+(`figures`, `dev_requirements`: tests, lint, docs, and the build requirements of pyproject.toml, since a
+test builds a wheel offline) and `all`.
 A wheel carries the experiment notebooks (nbs/experiments) as package data in smoothgrad/experiments.
 """
 import shutil
+import tomllib
 from configparser import ConfigParser
 from pathlib import Path
 
@@ -52,7 +54,8 @@ classifiers = [
 ]
 extras = {"gpu": reqs("gpu_requirements"), "figures": reqs("figures_requirements"),
           "notebooks": reqs("notebooks_requirements")}
-extras["dev"] = union(extras["figures"], reqs("dev_requirements"))
+build_requirements = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+extras["dev"] = union(extras["figures"], reqs("dev_requirements"), build_requirements)  # tests build a wheel
 extras["all"] = union(*extras.values())
 project_urls = dict(u.split("=", 1) for u in reqs("project_urls"))
 
