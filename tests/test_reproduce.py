@@ -1,5 +1,6 @@
 """The figure runner: papermill execution, Dask scale-out, failure reports and the results table."""
 import json
+import re
 
 import nbformat
 import pytest
@@ -131,8 +132,13 @@ def test_repo_experiment_notebooks_have_parameters():
         assert R.has_parameters_cell(p), p
         nb = json.loads(p.read_text())
         src = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
-        for name in ("mode", "seed", "out_dir", "runs_dir"):
+        for name in ("mode", "seed", "out_dir"):
             assert f"{name} =" in src, (p.name, name)
+        assert re.search(r"^out_dir = None\b", src, flags=re.M), (p.name, "out_dir must default to None (./figures)")
+        assert "../" not in src, (p.name, "no paths relative to the notebook's folder")
+        code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        if "checkpoint" in code or "runs_dir" in code:
+            assert re.search(r"^runs_dir = None\b", src, flags=re.M), (p.name, "runs_dir = None (./runs)")
         assert not any("default_exp" in "".join(c["source"]) for c in nb["cells"]), p  # nothing exported
 
 
