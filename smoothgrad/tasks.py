@@ -8,7 +8,7 @@ __all__ = ['PERTURBATION', 'FACTORS', 'PAPER', 'QUICK', 'ENSEMBLE', 'paper_input
            'train_recurrent', 'without_nontarget_weights', 'ensemble_specs', 'leave_trial', 'run_summary',
            'ensemble_run', 'recurrent_ensemble', 'ensemble_stats', 'ensemble_band']
 
-# %% ../nbs/12_tasks.ipynb #5cb4b5df
+# %% ../nbs/12_tasks.ipynb #0d4446c5
 import hashlib
 import importlib.resources
 import json
@@ -18,20 +18,22 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from .gradients import output_times_vjp
+from .gradients import output_times_vjp, vjp_core
 from .neurons import QIF, theta_H
 from .optim import SGD, AdaBelief, exponential_decay
 from .probes import arc_length
-from .pseudo import output_times, output_times_kernel
-from .simulate import check_positive, prepare, simulate, simulate_events
+from .pseudo import check_outputs_finite, output_times, output_times_kernel
+from .simulate import check_positive, prepare, simulate, simulate_events, too_many_events
 from .train import atomic_savez
+
+_MAX_EVENTS = 100_000  # bound on the events of one simulated trial, as in `simulate`
 
 try:
     from tqdm import tqdm
 except ImportError:  # tqdm is optional
     tqdm = None
 
-# %% ../nbs/12_tasks.ipynb #8d299f76
+# %% ../nbs/12_tasks.ipynb #689ecea0
 def _data_file(name):
     "A file shipped in `smoothgrad/assets` (package data)."
     return importlib.resources.files("smoothgrad").joinpath("assets", name)
@@ -52,7 +54,7 @@ def paper_inputs(fig=None):
         raise ValueError(f"fig must be 'fig2', 'fig3' or None, got {fig!r}")
     return d[fig]
 
-# %% ../nbs/12_tasks.ipynb #d962b4c9
+# %% ../nbs/12_tasks.ipynb #d9b0aee6
 def _check_int(name, x, lo=0):
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {x!r}")
@@ -93,7 +95,7 @@ class _Bar:
 
 
 
-# %% ../nbs/12_tasks.ipynb #25e11b67
+# %% ../nbs/12_tasks.ipynb #1aa347e3
 def single_neuron_setup(inputs=None, seed=0):
     """The Fig. 2 task as a dict.
 
@@ -143,7 +145,7 @@ def single_neuron_loss(setup, t_train, w_train, grad=True):
     _, g = output_times_vjp(*args, 2, (2 * err / len(err))[None])
     return loss, out, g["input_times"][setup["trainable"]], g["w_in"][0, setup["trainable"]]
 
-# %% ../nbs/12_tasks.ipynb #50606862
+# %% ../nbs/12_tasks.ipynb #4ac57117
 def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, progress=True):
     """Train the Fig. 2 task: clip each gradient component to `+-clip`, SGD with learning rate `lr`, trainable
     input times clipped to [0, T] after each step. `inputs`, `seed`: see `single_neuron_setup`.
@@ -183,7 +185,7 @@ def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, p
              input_times_final=final[3], input_weights_final=final[2][0])
     return H
 
-# %% ../nbs/12_tasks.ipynb #23681159
+# %% ../nbs/12_tasks.ipynb #9cab3fcb
 def _poisson_train(rng, rate, T):
     "Homogeneous Poisson spike times in [0, T) with `rate` (per tau)."
     out, t = [], rng.exponential(1 / rate)
@@ -280,22 +282,33 @@ def recurrent_loss(setup, w, x0, grad=True, out=None):
     `L = mean over all targets of ((t - t*) / (t* + 2))^2`, the last (removal) target of each target neuron
     counted only while `t < t*`. Returns `(loss, outs, g_w, g_x0)`: `outs` a list of (M_i,) output times of the
     target neurons, `g_w` (N, N) with a zero diagonal and `g_x0` (2, N) the exact gradients (None if `grad` is
-    False). `out`: the network's output times (N, max M_i) at (w, x0) if already known (saves one simulation)."""
+    False). `out`: the network's output times (N, max M_i) at (w, x0) if already known.
+
+    One forward simulation serves the loss and the adjoint sweep: the loss's cotangent is formed from the recorded
+    trial's output times and handed to the sweep of chapter 03 (`vjp_core`) over the same events (the same
+    numbers as `output_times` followed by `output_times_vjp`, with one simulation fewer)."""
     n = max(setup["n_out"])
-    args = (setup["neuron"], w, setup["w_in"], setup["input_times"], setup["input_sources"], setup["T"])
+    p, w, w_in, _, tin, src, T, x0, max_events = prepare(
+        setup["neuron"], w, setup["w_in"], setup["input_times"], setup["input_sources"], setup["T"], x0, _MAX_EVENTS)
+    ev_t, ev_kind, ev_idx, ev_X, xT, status = simulate_events(p, w, w_in, tin, src, T, x0, max_events)
+    if status:
+        raise too_many_events(max_events)
     if out is None:
-        out = output_times(*args, n, x0=x0)
+        out = np.empty((w.shape[0], n))
+        output_times_kernel(p, w, ev_t, ev_kind, ev_idx, xT, T, n, out, np.empty(w.shape[0], np.int64))
+        check_outputs_finite(p, out)
     loss, outs, cot = _loss_from_outputs(setup, out)
     if not grad:
         return loss, outs, None, None
-    _, g = output_times_vjp(*args, n, cot, x0=x0)
-    gw = g["w"]
+    gw, gw_in, gtin, gx0 = np.zeros_like(w), np.zeros_like(w_in), np.zeros(len(tin)), np.zeros_like(x0)
+    if vjp_core(p, w, w_in, tin, src, T, ev_t, ev_kind, ev_idx, ev_X, xT, n, cot, np.empty((w.shape[0], n)), gw,
+                gw_in, gtin, gx0) or not (np.isfinite(gw).all() and np.isfinite(gx0).all()):
+        raise ValueError("the loss gradient is not finite (outputs or gradients beyond the float64 range)")
     np.fill_diagonal(gw, 0.0)
-    return loss, outs, gw, g["x0"]
+    return loss, outs, gw, gx0
 
-# %% ../nbs/12_tasks.ipynb #7421ae9f
+# %% ../nbs/12_tasks.ipynb #5989e233
 FACTORS = 10.0 ** np.linspace(-5, 2, 50)  # step-size grid of Fig. S7
-_MAX_EVENTS = 100_000  # per simulated trial, as in `simulate`
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -322,7 +335,7 @@ def _candidate_outputs(setup, ws, x0s):
     out[(status != 0) | ~np.isfinite(out).all(axis=(1, 2))] = np.nan
     return out
 
-# %% ../nbs/12_tasks.ipynb #0d00adef
+# %% ../nbs/12_tasks.ipynb #3d77d84c
 def _search_step(setup, w, x0, dw, dx0, outs, max_shift, factors):
     """The factor of `factors` that minimises the loss at (w + f dw, x0 + f dx0) with all target output times
     within `max_shift` of `outs` (the first factor if none qualifies), and the output times (N, n) there."""
@@ -339,7 +352,7 @@ def _search_step(setup, w, x0, dw, dx0, outs, max_shift, factors):
             best, best_loss = c, loss
     return factors[best], ws[best], x0s[best], (out[best] if not np.isnan(out[best, 0, 0]) else None)
 
-# %% ../nbs/12_tasks.ipynb #d3bb1b87
+# %% ../nbs/12_tasks.ipynb #cdcb31a9
 def _config(setup, n_trials, seed, lr, decay, beta2, step_search, max_shift, factors, belief_error):
     return dict(task="recurrent", inputs_hash=setup["inputs_hash"], n_trials=int(n_trials), seed=int(seed), lr=lr,
                 decay=decay, beta2=beta2, belief_error=belief_error, step_search=bool(step_search),
@@ -365,7 +378,7 @@ def _save(path, k, w, x0, opt, H, raster0, config):
         arrays[f"t_out.{i}"] = np.array(t[:k], float).reshape(k, -1)
     atomic_savez(path, **arrays)
 
-# %% ../nbs/12_tasks.ipynb #c24279df
+# %% ../nbs/12_tasks.ipynb #8b5f2cb1
 def _read_npz(path):
     "All arrays of an `.npz` file, or a ValueError naming it (missing members, truncated or corrupt archive)."
     try:
@@ -416,7 +429,7 @@ def _load(path, config, setup, new_optimizer):
     H = dict(loss=list(loss), factor=list(factor), t_out=[list(t) for t in t_out])
     return k, w.astype(float), x0.astype(float), opt, H, raster0
 
-# %% ../nbs/12_tasks.ipynb #11e635eb
+# %% ../nbs/12_tasks.ipynb #d9fd121f
 def _check_train_args(n_trials, lr, decay, beta2, max_shift, factors, checkpoint_every):
     n_trials = _check_int("n_trials", n_trials)
     lr = check_positive("lr", lr)
@@ -443,7 +456,7 @@ def _raster(setup, w, x0):
     tr = simulate(setup["neuron"], w, setup["w_in"], setup["input_times"], setup["input_sources"], setup["T"], x0)
     return tr.spike_times.copy(), tr.spike_neurons.copy()
 
-# %% ../nbs/12_tasks.ipynb #5c7bda97
+# %% ../nbs/12_tasks.ipynb #7f03ae24
 def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, beta2=0.999, step_search=False,
                     progress=True, runs_dir=None, checkpoint_every=1000, max_shift=0.5, factors=None,
                     belief_error="previous"):
@@ -504,7 +517,7 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
     bar.close()
     return _results(setup, H, n_trials, raster0, w0, x00, w, x0, path)
 
-# %% ../nbs/12_tasks.ipynb #53a74c32
+# %% ../nbs/12_tasks.ipynb #1d595477
 def without_nontarget_weights(setup, w, x0):
     """Target neurons' ordinary spikes with and without the weights onto the non-target neurons.
 
@@ -521,7 +534,7 @@ def without_nontarget_weights(setup, w, x0):
         res.append([tr.spikes_of(i) for i in setup["target_neurons"]])
     return res[0], res[1]
 
-# %% ../nbs/12_tasks.ipynb #1384e0fe
+# %% ../nbs/12_tasks.ipynb #2e9b771b
 def ensemble_specs(n_runs, n_perturbed=None):
     """The runs of an ensemble: `n_perturbed` (default: half of `n_runs`, rounded up) on the published inputs
     perturbed by 1e-12 (seeds 0, 1, ...), the rest on fresh random tasks (seeds 1000, 1001, ...)."""
@@ -592,7 +605,7 @@ def ensemble_band(summaries, low=10, high=90):
     q = np.percentile(L, [low, 50, high], axis=0)
     return np.arange(1, L.shape[1] + 1), q[0], q[1], q[2]
 
-# %% ../nbs/12_tasks.ipynb #8ab89bd0
+# %% ../nbs/12_tasks.ipynb #fef7c97e
 PAPER = {
     "fig2": dict(n_trials=3000, inputs=None, lr=0.1, clip=0.02),
     "fig3": dict(n_trials=10_000, inputs=None, lr=1e-2, decay=2000, beta2=0.999, step_search=False),
