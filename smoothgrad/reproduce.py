@@ -8,7 +8,7 @@ __all__ = ['REPO_DIR', 'CHECKOUT_NOTEBOOKS', 'PACKAGED_NOTEBOOKS', 'MODES', 'FIG
            'missing_figures_modules', 'figures_extra_message', 'has_parameters_cell', 'run_notebook',
            'describe_failure', 'run_all', 'update_run_log', 'parse_args', 'main', 'cli']
 
-# %% ../nbs/13_reproduce.ipynb #dece41dc
+# %% ../nbs/13_reproduce.ipynb #a3e11066
 import argparse
 import ast
 import importlib.util
@@ -25,7 +25,7 @@ from pathlib import Path
 from .results import (  # noqa: F401  (save_results, savefig, use_style: re-exported for the figure notebooks)
     CLAIMS, STYLE, figure_order, load_json, save_results, savefig, update_readme, use_style, write_results)
 
-# %% ../nbs/13_reproduce.ipynb #5d6ed560
+# %% ../nbs/13_reproduce.ipynb #6242e5d7
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -59,7 +59,7 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/13_reproduce.ipynb #adb797f0
+# %% ../nbs/13_reproduce.ipynb #0a74c50f
 def _resolve_dir(path, default, arg):
     "`path` (None: `./default`) as an absolute folder path; a TypeError/ValueError names `arg`."
     if path is None:
@@ -85,7 +85,7 @@ def resolve_runs_dir(runs_dir=None) -> Path:
     "The absolute folder for executed copies and checkpoints: `./runs` of the working directory when None (not created)."
     return _resolve_dir(runs_dir, "runs", "runs_dir")
 
-# %% ../nbs/13_reproduce.ipynb #30486c19
+# %% ../nbs/13_reproduce.ipynb #da9a869d
 def list_notebooks(nb_dir, only=None) -> list:
     "Paths of the experiment notebooks in `nb_dir` (`*.ipynb`, not starting with `_` or `.`), paper order; `only`: names."
     if only is not None and (isinstance(only, str) or not all(isinstance(n, str) for n in only)):
@@ -100,7 +100,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=figure_order)]
 
-# %% ../nbs/13_reproduce.ipynb #2fcd777e
+# %% ../nbs/13_reproduce.ipynb #4b82d171
 FIGURES_MODULES = ("papermill", "nbformat", "nbclient", "ipykernel", "dask.distributed")
 
 
@@ -121,7 +121,7 @@ def figures_extra_message(missing) -> str:
     return (f"running the experiment notebooks needs the [figures] extra (missing: {', '.join(missing)}); "
             'install it with: pip install "smoothgrad[figures]"')
 
-# %% ../nbs/13_reproduce.ipynb #0a888bfe
+# %% ../nbs/13_reproduce.ipynb #fe7dc571
 def has_parameters_cell(nb_path) -> bool:
     "Whether the notebook has a cell tagged `parameters` (papermill's injection point)."
     try:
@@ -160,7 +160,7 @@ def _kernel_env(runs_dir):
         env["NUMBA_CACHE_DIR"] = str(Path(runs_dir) / "numba-cache")
     return env
 
-# %% ../nbs/13_reproduce.ipynb #1e794a74
+# %% ../nbs/13_reproduce.ipynb #d412e249
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -193,7 +193,7 @@ class _ProgressStream:
         if self.pending:
             self._emit()
 
-# %% ../nbs/13_reproduce.ipynb #8fbcbe2f
+# %% ../nbs/13_reproduce.ipynb #41977755
 def _first_line(src):
     lines = [ln for ln in str(src).splitlines() if ln.strip() and not ln.startswith("#|")]
     return (lines[0] if lines else "").strip()[:120]
@@ -218,7 +218,7 @@ def _execute(nb_path, output, params, cwd, timeout, progress):
                     line=_failing_line(e.traceback), error=f"{e.ename}: {e.evalue}")
     return {}
 
-# %% ../nbs/13_reproduce.ipynb #05338430
+# %% ../nbs/13_reproduce.ipynb #488ee636
 def run_notebook(nb_path,  # the experiment notebook (.ipynb)
                  out_dir,  # folder for its figures and JSON (None: ./figures), passed as absolute `out_dir`
                  runs_dir,  # executed copy `<runs_dir>/<mode>/<name>.ipynb`, checkpoints (None: ./runs)
@@ -276,7 +276,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/13_reproduce.ipynb #a25e30ca
+# %% ../nbs/13_reproduce.ipynb #21d7803b
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -294,7 +294,7 @@ def _check_jobs(jobs):
 
 MAX_JOBS = 1024  # worker processes of a local cluster at most (one notebook each: there are 11)
 
-# %% ../nbs/13_reproduce.ipynb #eefff3f9
+# %% ../nbs/13_reproduce.ipynb #47593327
 def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, parameters=None,
             timeout=None, serial=False, log=print, progress_every=None) -> list:
     """Run `notebooks` (paths) and return their records (see `run_notebook`) in completion order.
@@ -302,8 +302,18 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
     `jobs`: worker processes of the local Dask cluster; `scheduler`: address of an existing cluster
     (then `jobs` is ignored); `serial`: run in this process without Dask (debugging);
     `progress_every`: seconds between a notebook's progress lines (None: none)."""
+    if isinstance(notebooks, (str, os.PathLike)) or not hasattr(notebooks, "__iter__"):
+        raise TypeError(f"notebooks must be a list of notebook paths, got {type(notebooks).__name__}")
     notebooks = [Path(p) for p in notebooks]
     _check_jobs(jobs)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise TypeError(f"parameters must be a dict of papermill parameters, got {type(parameters).__name__}")
+    for name, v in (("timeout", timeout), ("progress_every", progress_every)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0):
+            raise ValueError(f"{name} must be None or a finite number of seconds > 0, got {v!r}")
+    out_dir, runs_dir = str(resolve_out_dir(out_dir)), str(resolve_runs_dir(runs_dir))
     n, recs, t0 = len(notebooks), [], time.perf_counter()
     if n == 0:
         return recs
@@ -314,8 +324,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
         log(f"[{len(recs)}/{n}] {mark} {rec['name']:<8} {rec['seconds']:8.1f} s   "
             f"(elapsed {time.perf_counter() - t0:.0f} s)")
 
-    args = (str(resolve_out_dir(out_dir)), str(resolve_runs_dir(runs_dir)), mode, parameters, timeout,
-            os.getcwd(), progress_every)
+    args = (out_dir, runs_dir, mode, parameters, timeout, os.getcwd(), progress_every)
     if serial:
         for p in notebooks:
             log(f"running {p.stem} ...")
@@ -336,7 +345,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/13_reproduce.ipynb #581ecdf2
+# %% ../nbs/13_reproduce.ipynb #9f75eb48
 def update_run_log(out_dir, recs) -> dict:
     "Merge run records into `<out_dir>/runs.json`; returns the merged log."
     p = Path(out_dir) / "runs.json"
@@ -349,7 +358,7 @@ def update_run_log(out_dir, recs) -> dict:
     p.write_text(json.dumps(log, indent=1))
     return log
 
-# %% ../nbs/13_reproduce.ipynb #0e8bcaae
+# %% ../nbs/13_reproduce.ipynb #4a97b846
 RESERVED_PARAMETERS = ("mode", "out_dir", "runs_dir")
 
 
@@ -388,7 +397,7 @@ def _param(s):
         raise argparse.ArgumentTypeError(f"parameter {k}: value must be a finite literal, got {v!r}")
     return k, v
 
-# %% ../nbs/13_reproduce.ipynb #d4a38827
+# %% ../nbs/13_reproduce.ipynb #cb374ea7
 def _number(kind, lo, name):
     "argparse type: a finite `kind` number >= lo."
     def parse(s):
@@ -420,7 +429,7 @@ def _folder(name, default):
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-# %% ../nbs/13_reproduce.ipynb #9ecec5dd
+# %% ../nbs/13_reproduce.ipynb #7d14b87e
 def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     "Command-line options of `smoothgrad reproduce` (see `--help`)."
     p = _Parser(prog=prog, description="Run the experiment notebooks and write figures and results.md.")
@@ -451,7 +460,7 @@ def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     a.runs = resolve_runs_dir(a.runs)
     return a
 
-# %% ../nbs/13_reproduce.ipynb #d5f02a5f
+# %% ../nbs/13_reproduce.ipynb #ec7ae8d8
 def _reproduce(a) -> int:
     nb_dir = notebooks_dir(a.notebooks)
     nbs = list_notebooks(nb_dir, a.only)
@@ -482,7 +491,7 @@ def _reproduce(a) -> int:
         return 1
     return 0
 
-# %% ../nbs/13_reproduce.ipynb #813722b0
+# %% ../nbs/13_reproduce.ipynb #dcbfbe67
 def main(argv=None, prog="python -m smoothgrad.reproduce") -> int:
     "Entry point of `smoothgrad reproduce`, `smoothgrad-reproduce` and `python -m smoothgrad.reproduce`: exit status."
     try:
@@ -520,7 +529,7 @@ def cli(argv=None) -> int:
         return 2
     return main(argv[1:], prog="smoothgrad reproduce")
 
-# %% ../nbs/13_reproduce.ipynb #da3bbe8f
+# %% ../nbs/13_reproduce.ipynb #9310c9c3
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())

@@ -7,6 +7,8 @@ import pytest
 
 from smoothgrad import reproduce as R
 
+REAL_RUN_ALL = R.run_all
+
 
 @pytest.fixture(autouse=True)
 def no_runs(monkeypatch, tmp_path):
@@ -109,3 +111,18 @@ def test_real_process_exit_status(argv, tmp_path):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "figures").exists()
+
+
+@pytest.mark.parametrize("kw", [dict(notebooks=None), dict(notebooks="fig1.ipynb"), dict(notebooks=3),
+                                dict(jobs=0), dict(jobs=1.5), dict(jobs=True), dict(jobs="2"), dict(mode="slow"),
+                                dict(mode=None), dict(parameters=[("n", 1)]), dict(parameters="n=1"),
+                                dict(timeout=0), dict(timeout=float("nan")), dict(timeout="10"),
+                                dict(progress_every=-1), dict(progress_every=float("inf")),
+                                dict(out_dir="a_file"), dict(runs_dir="a_file"), dict(out_dir=3), dict(runs_dir="")])
+def test_run_all_rejects_bad_arguments(kw):
+    "The Python API checks its arguments before starting anything."
+    args = dict(notebooks=[], out_dir=None, runs_dir=None) | kw
+    with pytest.raises((TypeError, ValueError)) as e:
+        REAL_RUN_ALL(**args)  # the real one: it must fail before running anything
+    name = next(iter(kw))
+    assert name.split("_")[0] in str(e.value), str(e.value)
