@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py pyproject.toml | c
 JOBS ?= 2
 MODE ?= quick
 
-.PHONY: install figures test check-export lint nbtest pytest docs bench clean
+.PHONY: install figures test check-export lint nbtest pytest docs notebooks check-outputs bench clean
 
 $(STAMP): settings.ini setup.py pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +21,7 @@ figures: $(STAMP)
 	SOURCE_DATE_EPOCH=0 MPLBACKEND=Agg $(BIN)/smoothgrad reproduce --mode $(MODE) --jobs $(JOBS)
 
 ## every check: stale exports / unclean notebooks, lint, notebook tests, pytest
-test: $(STAMP) check-export lint nbtest pytest
+test: $(STAMP) check-export lint nbtest check-outputs pytest
 
 check-export: $(STAMP)
 	@before="$$(git status --porcelain; git diff | cksum)"; \
@@ -40,9 +40,17 @@ nbtest: $(STAMP)
 pytest: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2 -m "not slow and not gpu" tests
 
-## the notebooks as an offline HTML site under _docs/ (MathJax from a local copy, no Quarto)
+## the notebooks as an offline HTML site under _docs/: Sphinx + myst-nb, nbdev-processed, committed outputs
 docs: $(STAMP)
-	$(BIN)/python scripts/build_docs.py --out _docs --jobs $(JOBS)
+	$(BIN)/python scripts/docs.py --out _docs --jobs $(JOBS)
+
+## execute the library chapters and index.ipynb in a kernel and commit their outputs (then nbdev_clean)
+notebooks: $(STAMP)
+	$(BIN)/python scripts/notebook_outputs.py write --jobs $(JOBS)
+
+## fail when a committed notebook output is stale or volatile (re-executes into a copy, compares)
+check-outputs: $(STAMP)
+	$(BIN)/python scripts/notebook_outputs.py check --jobs $(JOBS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ttfs.py

@@ -1,8 +1,11 @@
-"""The offline docs site: build index + one derivation chapter, open the pages in headless Chromium
-and check that math was typeset, figures load and no local link is broken."""
+"""The docs site (Sphinx + myst-nb, scripts/docs.py): build the landing page and one derivation chapter,
+open them in headless Chromium and check that math was typeset, figures load, no local link is broken,
+the show_doc API entries, the sidebar and the search page are there, and nothing comes from the network."""
 
 import base64
 import html
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,40 +19,49 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-DERIVATION = "00_neurons"  # a chapter with derivations (math) and show_doc entries
+# a chapter with derivations (math) and show_doc entries: the first library chapter
+_first = sorted((ROOT / "nbs").glob("00_*.ipynb"))
+DERIVATION = os.environ.get("SG_DOCS_TEST_CHAPTER") or (_first[0].stem if _first else "00_neurons")
 PAGES = ["index", DERIVATION]
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import build_docs  # noqa: E402
+import docs  # noqa: E402
 
 
-# --------------------------------------------------------------------------- pure helpers
-def test_directives_and_public_names():
-    src = "#| export\n#| echo: false\nclass QIF:\n    def flow(self): pass\n    def _x(self): pass\n" \
-          "def _private(): pass\ndef spike_time(V): pass\n"
-    assert build_docs.directives(src) == {"export": [], "echo": ["false"]}
-    assert build_docs.strip_directives(src).startswith("class QIF:")
-    assert build_docs.public_names(src) == ["QIF", "QIF.flow", "spike_time"]
-    assert build_docs.public_names("#| export\n@patch\ndef step(self: Optimizer): pass") == ["Optimizer.step"]
-
-
-def test_rewrite_links_and_parameters(tmp_path):
-    # a file outside nbs/ is copied into _assets/, a notebook link becomes .html
-    page = '<img alt="x" src="../../DEVELOPING.md"/> <a href="../00_neurons.ipynb#QIF">q</a>'
-    out = build_docs.rewrite_links(page, Path("experiments/fig1.ipynb"), tmp_path)
-    assert 'src="../_assets/DEVELOPING.md"' in out and (tmp_path / "_assets/DEVELOPING.md").exists()
-    assert 'href="../00_neurons.html#QIF"' in out
-    c = build_docs.parameter_cell({"out_dir": "'/tmp/o'", "mode": "'paper'"}, "mode = 'quick'\nseed = 0")
-    assert c.source.endswith("mode = 'paper'") and "out_dir" not in c.source
-
-
+# --------------------------------------------------------------------------- the nbdev -> Sphinx bridge
 def test_discover_reading_order():
-    order = [p.as_posix() for p in build_docs.discover()]
+    order = [p.as_posix() for p in docs.discover()]
     assert order[0] == "index.ipynb"
     top = [p for p in order[1:] if "/" not in p]
-    assert top == sorted(top)
+    assert top == sorted(top) and all(re.match(r"\d", p) for p in top)
     sub = [i for i, p in enumerate(order) if "/" in p]
-    assert all(i > order.index(t) for i in sub for t in top)  # experiments after chapters
+    assert sub and all(i > order.index(t) for i in sub for t in top)  # experiments after chapters
+
+
+def test_cell_options_become_tags():
+    cell = {"cell_type": "code", "metadata": {}, "source": "#| echo: false\n#| output: asis\nshow_doc(f)"}
+    docs.cell_options_to_tags(cell)
+    assert cell["source"] == "show_doc(f)" and cell["metadata"]["tags"] == ["remove-input"]
+    cell = {"cell_type": "code", "metadata": {"tags": ["x"]}, "source": "#| include: false\n1"}
+    docs.cell_options_to_tags(cell)
+    assert cell["metadata"]["tags"] == ["x", "remove-cell"]
+
+
+def test_frontmatter_title_links_and_api_links():
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "raw", "metadata": {}, "source": "---\ntitle: 'Fig. 1: a title'\ndescription: Words\n"
+                                                     "output-file: fig1.html\n---\n"},
+        {"cell_type": "code", "metadata": {}, "source": "", "outputs": []},  # an exported cell
+        {"cell_type": "markdown", "metadata": {},
+         "source": "See `QIF` and [x](https://h.example.org/simulate.html#simulate).\n```\n`QIF`\n```"}]}
+    out = docs.to_sphinx(nb, Path("experiments/fig1.ipynb"), [], {"simulate.html": "01_simulate"},
+                         {"QIF": "00_neurons.ipynb#qif"})
+    src = [c["source"] for c in out["cells"]]
+    assert src[0] == "# Fig. 1: a title\n\n> Words\n"
+    assert len(out["cells"]) == 2 + (docs.figure_for(Path("experiments/fig1.ipynb")) is not None)
+    assert "[`QIF`](../00_neurons.ipynb#qif)" in src[-1] and "](../01_simulate.ipynb#simulate)" in src[-1]
+    assert "```\n`QIF`\n```" in src[-1]  # code fences are left alone
+    assert all(c["id"] for c in out["cells"])
 
 
 # --------------------------------------------------------------------------- the site
@@ -71,8 +83,6 @@ class _Page(HTMLParser):
             self.imgs.append(a.get("src", ""))
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
-        if tag == "a" and a.get("name"):
-            self.ids.add(a["name"])
         if tag not in self.VOID:
             cls = a.get("class") or ""
             self.stack.append(tag in self.SKIP or "MathJax" in cls or "MJX" in cls)
@@ -86,11 +96,11 @@ class _Page(HTMLParser):
             self.text.append(data)
 
 
-def _chromium(url: str, *extra: str, timeout: int = 90) -> str:
+def _chromium(url: str, *extra: str, timeout: int = 120) -> str:
     with tempfile.TemporaryDirectory() as prof:
         cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", f"--user-data-dir={prof}",
-               "--virtual-time-budget=10000", *extra, url]
+               "--virtual-time-budget=15000", *extra, url]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         assert r.returncode == 0, r.stderr[-2000:]
         return r.stdout
@@ -100,30 +110,48 @@ def _chromium(url: str, *extra: str, timeout: int = 90) -> str:
 def site():
     if not CHROMIUM.exists():
         pytest.skip("headless Chromium missing: apt-get update && apt-get install -y chromium")
-    for mod in ("nbconvert", "nbclient", "jupyter_server_mathjax"):
-        pytest.importorskip(mod, reason=f"docs build needs {mod}: pip install nbconvert jupyter-server-mathjax")
+    for mod in ("sphinx", "myst_nb", "sphinx_book_theme", "jupyter_server_mathjax"):
+        pytest.importorskip(mod, reason=f"the docs need {mod}: pip install -e .[dev]")
     if not (ROOT / "nbs" / f"{DERIVATION}.ipynb").exists():
-        pytest.skip(f"nbs/{DERIVATION}.ipynb does not exist yet")
-    out = Path(tempfile.mkdtemp(prefix="sg_docs_"))
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_docs.py"), "--out", str(out),
-                        "--only", *PAGES], capture_output=True, text=True, timeout=900, cwd=ROOT)
+        pytest.skip(f"nbs/{DERIVATION}.ipynb does not exist")
+    tmp = Path(tempfile.mkdtemp(prefix="sg_docs_"))
+    out = tmp / "html"
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "docs.py"), "--out", str(out),
+                        "--src-dir", str(tmp / "src"), "--only", *PAGES],
+                       capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert r.returncode == 0, f"build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     yield out
-    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_pages_built_offline(site):
     for name in PAGES:
         text = (site / f"{name}.html").read_text(encoding="utf-8")
-        # nothing fetched from the network: no remote scripts, stylesheets or images
-        remote = re.findall(r'<(?:script|link|img)\b[^>]*\s(?:src|href)="(https?:)?//[^"]*"', text)
-        assert not remote, f"{name}.html loads remote resources"
-        assert "mathjax/MathJax.js" in text
-    assert (site / "mathjax" / "MathJax.js").exists()
-    index = (site / "index.html").read_text(encoding="utf-8")
-    assert 'id="contents"' in index and f'href="{DERIVATION}.html"' in index  # table of contents
-    chapter = (site / f"{DERIVATION}.html").read_text(encoding="utf-8")
-    assert '<h3 id="QIF"' in chapter  # a show_doc API entry
+        # nothing fetched from the network: no remote scripts, stylesheets, images or fonts
+        remote = re.findall(r'<(?:script|link|img|iframe)\b[^>]*\s(?:src|href)="(?:https?:)?//[^"]*"', text)
+        assert not remote, f"{name}.html loads remote resources: {remote[:3]}"
+        assert '_static/mathjax/MathJax.js' in text
+        other = DERIVATION if name == "index" else "index"
+        assert 'bd-sidebar-primary' in text and f'href="{other}.html"' in text  # the sidebar
+    assert (site / "_static" / "mathjax" / "MathJax.js").exists()
+    css = [p.read_text(errors="ignore") for p in (site / "_static").rglob("*.css") if "mathjax" not in p.parts]
+    assert not any(re.search(r"url\(\s*['\"]?https?://", c) for c in css), "a stylesheet loads remote fonts"
+    # search: the page, its script and an index that knows a word of the chapter
+    assert (site / "search.html").exists() and (site / "_static" / "searchtools.js").exists()
+    index = (site / "searchindex.js").read_text(encoding="utf-8")
+    assert f'"{DERIVATION}"' in index
+
+
+def test_show_doc_entries(site):
+    """Every show_doc entry of the chapter is a heading with an anchor the API links point to."""
+    staged = json.loads((ROOT / "_proc" / f"{DERIVATION}.ipynb").read_text())
+    names = [n for c in staged["cells"] for o in c.get("outputs", [])
+             for n in docs.SHOWDOC_HEADING_RE.findall("".join(o.get("data", {}).get("text/markdown", "")))]
+    assert names, f"{DERIVATION} has no show_doc entries"
+    p = _Page()
+    p.feed((site / f"{DERIVATION}.html").read_text(encoding="utf-8"))
+    missing = [n for n in names if docs._anchor(n) not in p.ids]
+    assert not missing, f"show_doc entries without an anchor: {missing[:5]}"
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -138,7 +166,6 @@ def test_math_figures_links_in_browser(site, name):
     n_out = len(re.findall(r'id="MathJax-Element-\d+-Frame"', dom))  # one output frame per formula
     assert n_tex > 0 and n_out >= n_tex, (n_tex, n_out)
     assert 'class="MathJax_Error"' not in dom and "Math Processing Error" not in dom
-    # TeX errors (noErrors shows the source) and undefined macros (noUndefined shows them in red)
     tex = dict(re.findall(r'<script type="math/tex[^"]*" id="(MathJax-Element-\d+)">(.*?)</script>', dom, re.S))
     bad = [html.unescape(tex.get(m, m))[:80] for m in re.findall(
         r'id="(MathJax-Element-\d+)-Frame"[^>]*data-mathml="[^"]*mathcolor=&quot;red&quot;', dom)]
@@ -146,6 +173,7 @@ def test_math_figures_links_in_browser(site, name):
     assert not bad, f"{name}: {len(bad)} formula(s) with TeX errors or undefined macros, e.g. {bad[:4]}"
     prose = " ".join(p.text)
     raw = re.findall(r"\$[^$\n]{1,200}\$", prose) + re.findall(r"\\(?:frac|tau|sqrt|begin)\b", prose)
+    raw += re.findall(r"\\\(.{1,80}?\\\)", prose)
     assert not raw, f"untypeset math in {name}: {raw[:5]}"
     # figures load: data URIs decode to images, local files exist
     for src in p.imgs:
@@ -158,7 +186,7 @@ def test_math_figures_links_in_browser(site, name):
             assert not s.scheme and not s.netloc, f"remote image {src}"
             assert (page.parent / unquote(s.path)).is_file(), f"missing image {src}"
     if name == "index":
-        assert p.imgs, "the landing page should show the spike-time figure"
+        assert [s for s in p.imgs if "logo" not in s], "the landing page should show its figures"
     # no broken local link (file and #anchor)
     for href in p.links:
         s = urlsplit(html.unescape(href))
@@ -170,6 +198,11 @@ def test_math_figures_links_in_browser(site, name):
             q = _Page()
             q.feed(target.read_text(encoding="utf-8"))
             assert s.fragment in q.ids or unquote(s.fragment) in q.ids, f"{name}: missing anchor {href}"
+
+
+def test_search_page_in_browser(site):
+    dom = _chromium((site / "search.html").as_uri() + "?q=spike", "--dump-dom")
+    assert 'id="search-results"' in dom or "search-results" in dom
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -1,5 +1,10 @@
-"""The README's code examples run and print what they claim."""
+"""The README's code examples run and print what they claim; nbdev's README/docs commands leave it alone."""
+import configparser
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,3 +31,70 @@ def test_readme_example_runs(index):
         assert namespace["grads"]["w_in"][0, 0] < 0
     if "history" in namespace:
         assert namespace["history"]["test_accuracy"][-1] > 0.7
+
+
+# --------------------------------------------------------------------------- nbdev's README and docs commands
+# README.md is hand-written (the reproduce runner writes its results table between markers, the blocks
+# above are tested), so no notebook is its source: settings.ini's `readme_nb` names a notebook that does
+# not exist. nbdev 2.4.14's `nbdev_readme` renders `readme_nb` with Quarto (`quarto render ... -t gfm`),
+# which cannot be installed here; `nbdev_docs` and `nbdev_prepare` call it as `nbdev_readme --chk_time`,
+# which returns without touching README.md when `readme_nb` is missing. Without Quarto on the PATH,
+# `nbdev_proc_nbs`/`nbdev_docs` try `sudo` and then `pip install -e .[dev]` of the current folder, so
+# these tests put a stand-in `quarto` first on the PATH (it records its calls and does nothing).
+
+ROOT = README.parent
+BIN = Path(sys.executable).parent
+
+
+def _repo_copy(tmp_path):
+    """settings.ini, README.md, nbs/ and the package in a temp folder, and a PATH with a stand-in quarto."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("settings.ini", "README.md", "setup.py", "pyproject.toml"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, repo / name)
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.nbi", "*.nbc")
+    shutil.copytree(ROOT / "nbs", repo / "nbs", ignore=ignore)
+    shutil.copytree(ROOT / "smoothgrad", repo / "smoothgrad", ignore=ignore)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "quarto").write_text(f'#!/bin/sh\necho "$@" >> "{tmp_path}/quarto_calls"\n')
+    (fake / "quarto").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}:{BIN}:{os.environ.get('PATH', '')}", PYTHONPATH=str(repo),
+               MPLBACKEND="Agg")
+    return repo, env
+
+
+def test_readme_nb_is_not_claimed():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "settings.ini")
+    readme_nb = cfg["DEFAULT"]["readme_nb"]
+    assert not (ROOT / cfg["DEFAULT"]["nbs_path"] / readme_nb).exists(), \
+        f"{readme_nb} would make nbdev_readme/nbdev_docs overwrite the hand-written README.md"
+
+
+def test_nbdev_readme_as_nbdev_docs_calls_it(tmp_path):
+    repo, env = _repo_copy(tmp_path)
+    before = (repo / "README.md").read_bytes()
+    r = subprocess.run([str(BIN / "nbdev_readme"), "--chk_time"], cwd=repo, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "Could not find" in r.stdout
+    assert (repo / "README.md").read_bytes() == before
+    assert not (tmp_path / "quarto_calls").exists()
+
+
+def test_nbdev_proc_nbs_runs(tmp_path):
+    """nbdev's docs processing (the part of nbdev_docs before `quarto render`) runs on every notebook.
+    It executes the cells with imports, exports or show_doc: a cell mixing imports with code that needs an
+    earlier, not executed cell fails here (nbdev's FAQ: keep imports in cells of their own)."""
+    repo, env = _repo_copy(tmp_path)
+    r = subprocess.run([str(BIN / "nbdev_proc_nbs"), "--n_workers", "2"], cwd=repo, env=env,
+                       capture_output=True, text=True, timeout=900)
+    err = [ln for ln in (r.stdout + r.stderr).splitlines() if "Error" in ln or "Exception" in ln]
+    assert r.returncode == 0, "\n".join(err[-20:]) + "\n" + r.stderr[-3000:]
+    procs = {p.relative_to(repo / "_proc").as_posix() for p in (repo / "_proc").rglob("*.ipynb")}
+    nbs = {p.relative_to(repo / "nbs").as_posix() for p in (repo / "nbs").rglob("*.ipynb")
+           if not any(part.startswith(("_", ".")) for part in p.relative_to(repo / "nbs").parts)}
+    assert nbs and nbs <= procs
+    assert (tmp_path / "quarto_calls").exists() is False  # proc_nbs itself renders nothing
