@@ -7,7 +7,7 @@ __all__ = ['trial_trace', 'trace', 'first_spike_time', 'output_time_derivatives'
            'refine_curve', 'unexplained_breaks', 'curve_record', 'curve_arrays', 'ttfs_output_potentials', 'arc_length',
            'arc_length_trials']
 
-# %% ../nbs/11_probes.ipynb #1f7b597a
+# %% ../nbs/11_probes.ipynb #a65001f5
 import math
 import warnings
 
@@ -18,7 +18,7 @@ from .neurons import QIF, theta_H
 from .pseudo import output_times
 from .simulate import check_positive, simulate
 
-# %% ../nbs/11_probes.ipynb #c3fa0a18
+# %% ../nbs/11_probes.ipynb #bb511154
 def trial_trace(trial, t_grid):
     """`(V, I)`, each (N, len(t_grid)) float64, of a simulated QIF/LIF `Trial` at the times `t_grid` in [0, T]."""
     t = np.asarray(t_grid, dtype=np.float64)
@@ -40,7 +40,7 @@ def trace(neuron, w, w_in, input_times, input_sources, T, t_grid, x0=None):
     Arguments as in `simulate.simulate` (QIF or LIF neurons)."""
     return trial_trace(simulate(neuron, w, w_in, input_times, input_sources, T, x0), t_grid)
 
-# %% ../nbs/11_probes.ipynb #cc0b41dc
+# %% ../nbs/11_probes.ipynb #d142af3c
 def first_spike_time(neuron, T, t_a, w_a, t_b=np.inf, w_b=0.0):
     """First spike time in [0, T) of one QIF or LIF neuron from rest with inputs `(t_a, w_a)` and `(t_b, w_b)`.
 
@@ -108,7 +108,7 @@ def phase_trace(trial, t_grid):
         phi[i, np.searchsorted(t, trial.spikes_of(i)).clip(0, len(t) - 1)] = np.nan
     return phi, I
 
-# %% ../nbs/11_probes.ipynb #9798f95a
+# %% ../nbs/11_probes.ipynb #c7a1073c
 def refine_curve(f, x_grid, max_dy, x_tol=1e-9, max_points=50_000):
     """Refine the sampling `x_grid` of the curves `f` where they are steep or end, see above.
 
@@ -142,7 +142,7 @@ def refine_curve(f, x_grid, max_dy, x_tol=1e-9, max_points=50_000):
         order = np.argsort(np.concatenate([x, xm]), kind="stable")
         x, y = np.concatenate([x, xm])[order], np.concatenate([y, ym])[order]
 
-# %% ../nbs/11_probes.ipynb #1481accf
+# %% ../nbs/11_probes.ipynb #d9536002
 def unexplained_breaks(x, y, levels=(), at=(), jump=10.0, level_tol=1e-3, x_tol=1e-6, min_jump=1e-3):
     """Places where the plotted curves `y` over `x` show a gap or jump nobody declared; [] when all is explained.
 
@@ -179,7 +179,7 @@ def unexplained_breaks(x, y, levels=(), at=(), jump=10.0, level_tol=1e-3, x_tol=
                 out.append(("jump", c, float(x[i])))
     return out
 
-# %% ../nbs/11_probes.ipynb #643bff00
+# %% ../nbs/11_probes.ipynb #2236c770
 def curve_record(x, y, levels=(), at=(), digits=12):
     """A plotted panel as JSON-ready dict (for a figure's JSON file): `x`, `y` (one list per curve, None = not
     drawn), rounded to `digits` significant digits, and the declared `levels` and `at` of `unexplained_breaks`
@@ -197,7 +197,7 @@ def curve_arrays(record):
     return dict(x=f(record["x"]), y=np.stack([f(c) for c in record["y"]], axis=1), levels=record["levels"],
                 at=record["at"])
 
-# %% ../nbs/11_probes.ipynb #e37411c3
+# %% ../nbs/11_probes.ipynb #6dc07cf2
 def ttfs_output_potentials(net, x, t_grid, as_times=False):
     """Potentials `V` (n_out, len(t_grid)) float64 of the output neurons of the `TTFSNetwork` `net` for one input.
 
@@ -231,7 +231,7 @@ def ttfs_output_potentials(net, x, t_grid, as_times=False):
             phi, tp = theta_H(phi, W[i, j], th.c, th.tau), te
     return V
 
-# %% ../nbs/11_probes.ipynb #86762413
+# %% ../nbs/11_probes.ipynb #1d043165
 def _check_window(window):
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be an integer >= 1, got {window!r}")
