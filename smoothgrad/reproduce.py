@@ -8,7 +8,7 @@ __all__ = ['REPO_DIR', 'CHECKOUT_NOTEBOOKS', 'PACKAGED_NOTEBOOKS', 'MODES', 'FIG
            'missing_figures_modules', 'figures_extra_message', 'has_parameters_cell', 'run_notebook',
            'describe_failure', 'run_all', 'update_run_log', 'parse_args', 'main', 'cli']
 
-# %% ../nbs/13_reproduce.ipynb #a3e11066
+# %% ../nbs/13_reproduce.ipynb #6b398ddb
 import argparse
 import ast
 import importlib.util
@@ -22,10 +22,19 @@ import time
 import traceback
 from pathlib import Path
 
-from .results import (  # noqa: F401  (save_results, savefig, use_style: re-exported for the figure notebooks)
-    CLAIMS, STYLE, figure_order, load_json, save_results, savefig, update_readme, use_style, write_results)
+from smoothgrad.results import (  # noqa: F401  (save_results, savefig, use_style: re-exported for the figure notebooks)
+    CLAIMS,
+    STYLE,
+    figure_order,
+    load_json,
+    save_results,
+    savefig,
+    update_readme,
+    use_style,
+    write_results,
+)
 
-# %% ../nbs/13_reproduce.ipynb #6242e5d7
+# %% ../nbs/13_reproduce.ipynb #c29b5dba
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -47,7 +56,7 @@ def is_checkout() -> bool:
 
 
 def notebooks_dir(path=None) -> Path:
-    "The experiment notebooks' folder: `path` if given, else the checkout's `nbs/experiments`, else the packaged copies."
+    "The experiment notebooks' folder: `path` if given, else the checkout's `nbs/experiments`, else the packaged ones."
     if path is not None:
         d = Path(path)
     else:
@@ -59,7 +68,7 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/13_reproduce.ipynb #0a74c50f
+# %% ../nbs/13_reproduce.ipynb #b88b6887
 def _resolve_dir(path, default, arg):
     "`path` (None: `./default`) as an absolute folder path; a TypeError/ValueError names `arg`."
     if path is None:
@@ -82,12 +91,12 @@ def resolve_out_dir(out_dir=None) -> Path:
 
 
 def resolve_runs_dir(runs_dir=None) -> Path:
-    "The absolute folder for executed copies and checkpoints: `./runs` of the working directory when None (not created)."
+    "The absolute folder for executed copies and checkpoints: `./runs` of the working directory if None (not created)."
     return _resolve_dir(runs_dir, "runs", "runs_dir")
 
-# %% ../nbs/13_reproduce.ipynb #da9a869d
+# %% ../nbs/13_reproduce.ipynb #8a6d6b20
 def list_notebooks(nb_dir, only=None) -> list:
-    "Paths of the experiment notebooks in `nb_dir` (`*.ipynb`, not starting with `_` or `.`), paper order; `only`: names."
+    "Paths of the experiment notebooks in `nb_dir` (`*.ipynb`, not `_*` or `.*`), in paper order; `only`: names."
     if only is not None and (isinstance(only, str) or not all(isinstance(n, str) for n in only)):
         raise TypeError(f"only must be a list of notebook names (str), got {only!r}")
     nbs = {p.stem: p for p in Path(nb_dir).glob("*.ipynb") if not p.name.startswith(("_", "."))}
@@ -100,7 +109,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=figure_order)]
 
-# %% ../nbs/13_reproduce.ipynb #4b82d171
+# %% ../nbs/13_reproduce.ipynb #5cdd9aba
 FIGURES_MODULES = ("papermill", "nbformat", "nbclient", "ipykernel", "dask.distributed")
 
 
@@ -121,7 +130,7 @@ def figures_extra_message(missing) -> str:
     return (f"running the experiment notebooks needs the [figures] extra (missing: {', '.join(missing)}); "
             'install it with: pip install "smoothgrad[figures]"')
 
-# %% ../nbs/13_reproduce.ipynb #fe7dc571
+# %% ../nbs/13_reproduce.ipynb #e0235fef
 def has_parameters_cell(nb_path) -> bool:
     "Whether the notebook has a cell tagged `parameters` (papermill's injection point)."
     try:
@@ -160,7 +169,7 @@ def _kernel_env(runs_dir):
         env["NUMBA_CACHE_DIR"] = str(Path(runs_dir) / "numba-cache")
     return env
 
-# %% ../nbs/13_reproduce.ipynb #d412e249
+# %% ../nbs/13_reproduce.ipynb #9d63c629
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -193,14 +202,14 @@ class _ProgressStream:
         if self.pending:
             self._emit()
 
-# %% ../nbs/13_reproduce.ipynb #41977755
+# %% ../nbs/13_reproduce.ipynb #79719bfa
 def _first_line(src):
     lines = [ln for ln in str(src).splitlines() if ln.strip() and not ln.startswith("#|")]
     return (lines[0] if lines else "").strip()[:120]
 
 
 def _failing_line(tb):
-    "The first `---> N code` line (the cell's own frame) of an IPython traceback (list of ANSI-coloured strings), or ''."
+    "The first `---> N code` line (the cell's own frame) of an IPython traceback (ANSI-coloured strings), or ''."
     text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(tb or []))
     hits = re.findall(r"^-+>\s*(\d+)\s*(.*)$", text, flags=re.M)
     return f"line {hits[0][0]}: {hits[0][1].strip()}" if hits else ""
@@ -218,7 +227,7 @@ def _execute(nb_path, output, params, cwd, timeout, progress):
                     line=_failing_line(e.traceback), error=f"{e.ename}: {e.evalue}")
     return {}
 
-# %% ../nbs/13_reproduce.ipynb #488ee636
+# %% ../nbs/13_reproduce.ipynb #a28d9b02
 def run_notebook(nb_path,  # the experiment notebook (.ipynb)
                  out_dir,  # folder for its figures and JSON (None: ./figures), passed as absolute `out_dir`
                  runs_dir,  # executed copy `<runs_dir>/<mode>/<name>.ipynb`, checkpoints (None: ./runs)
@@ -276,7 +285,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/13_reproduce.ipynb #21d7803b
+# %% ../nbs/13_reproduce.ipynb #052f744b
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -294,7 +303,7 @@ def _check_jobs(jobs):
 
 MAX_JOBS = 1024  # worker processes of a local cluster at most (one notebook each: there are 11)
 
-# %% ../nbs/13_reproduce.ipynb #47593327
+# %% ../nbs/13_reproduce.ipynb #eb3bdfb4
 def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, parameters=None,
             timeout=None, serial=False, log=print, progress_every=None) -> list:
     """Run `notebooks` (paths) and return their records (see `run_notebook`) in completion order.
@@ -345,7 +354,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/13_reproduce.ipynb #9f75eb48
+# %% ../nbs/13_reproduce.ipynb #ab93ae00
 def update_run_log(out_dir, recs) -> dict:
     "Merge run records into `<out_dir>/runs.json`; returns the merged log."
     p = Path(out_dir) / "runs.json"
@@ -358,7 +367,7 @@ def update_run_log(out_dir, recs) -> dict:
     p.write_text(json.dumps(log, indent=1))
     return log
 
-# %% ../nbs/13_reproduce.ipynb #4a97b846
+# %% ../nbs/13_reproduce.ipynb #066da945
 RESERVED_PARAMETERS = ("mode", "out_dir", "runs_dir")
 
 
@@ -397,7 +406,7 @@ def _param(s):
         raise argparse.ArgumentTypeError(f"parameter {k}: value must be a finite literal, got {v!r}")
     return k, v
 
-# %% ../nbs/13_reproduce.ipynb #cb374ea7
+# %% ../nbs/13_reproduce.ipynb #389bec5d
 def _number(kind, lo, name):
     "argparse type: a finite `kind` number >= lo."
     def parse(s):
@@ -429,11 +438,12 @@ def _folder(name, default):
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-# %% ../nbs/13_reproduce.ipynb #7d14b87e
+# %% ../nbs/13_reproduce.ipynb #7762188c
 def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     "Command-line options of `smoothgrad reproduce` (see `--help`)."
     p = _Parser(prog=prog, description="Run the experiment notebooks and write figures and results.md.")
-    p.add_argument("--mode", choices=MODES, default="quick", help="quick (default): minutes; paper: the published setup")
+    p.add_argument("--mode", choices=MODES, default="quick",
+                   help="quick (default): minutes; paper: the published setup")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. fig1 figS3)")
     p.add_argument("--jobs", type=_number(int, 1, "--jobs"), default=2,
                    help="worker processes of the local Dask cluster (default 2)")
@@ -460,7 +470,7 @@ def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     a.runs = resolve_runs_dir(a.runs)
     return a
 
-# %% ../nbs/13_reproduce.ipynb #ec7ae8d8
+# %% ../nbs/13_reproduce.ipynb #27acff5e
 def _reproduce(a) -> int:
     nb_dir = notebooks_dir(a.notebooks)
     nbs = list_notebooks(nb_dir, a.only)
@@ -491,7 +501,7 @@ def _reproduce(a) -> int:
         return 1
     return 0
 
-# %% ../nbs/13_reproduce.ipynb #dcbfbe67
+# %% ../nbs/13_reproduce.ipynb #6ccfeaab
 def main(argv=None, prog="python -m smoothgrad.reproduce") -> int:
     "Entry point of `smoothgrad reproduce`, `smoothgrad-reproduce` and `python -m smoothgrad.reproduce`: exit status."
     try:
@@ -529,7 +539,7 @@ def cli(argv=None) -> int:
         return 2
     return main(argv[1:], prog="smoothgrad reproduce")
 
-# %% ../nbs/13_reproduce.ipynb #9310c9c3
+# %% ../nbs/13_reproduce.ipynb #fa44f969
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())

@@ -85,7 +85,8 @@ def test_failure_names_notebook_and_cell(dirs, capsys):
     rc = R.main(args(nbs, out, runs, "--jobs", "2"))
     err = capsys.readouterr().err
     assert rc == 1
-    assert "FAILED fig2: cell 4 of the executed copy (In [4]" in err and "line 2: raise RuntimeError" in err and "boom in fig2" in err
+    assert "FAILED fig2: cell 4 of the executed copy (In [4]" in err
+    assert "line 2: raise RuntimeError" in err and "boom in fig2" in err
     assert "error: 1 of 2 notebook(s) failed: fig2" in err
     assert (out / "fig1.json").exists() and (out / "results.md").exists()
     assert json.loads((out / "runs.json").read_text())["fig2"]["status"] == "failed"
