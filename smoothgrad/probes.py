@@ -7,7 +7,7 @@ __all__ = ['trial_trace', 'trace', 'first_spike_time', 'output_time_derivatives'
            'refine_curve', 'unexplained_breaks', 'curve_record', 'curve_arrays', 'ttfs_output_potentials', 'arc_length',
            'arc_length_trials']
 
-# %% ../nbs/11_probes.ipynb #a65001f5
+# %% ../nbs/11_probes.ipynb #1d8e5f0a
 import math
 import warnings
 
@@ -18,7 +18,7 @@ from .neurons import QIF, theta_H
 from .pseudo import output_times
 from .simulate import check_positive, simulate
 
-# %% ../nbs/11_probes.ipynb #bb511154
+# %% ../nbs/11_probes.ipynb #063c30db
 def trial_trace(trial, t_grid):
     """`(V, I)`, each (N, len(t_grid)) float64, of a simulated QIF/LIF `Trial` at the times `t_grid` in [0, T]."""
     t = np.asarray(t_grid, dtype=np.float64)
@@ -40,7 +40,7 @@ def trace(neuron, w, w_in, input_times, input_sources, T, t_grid, x0=None):
     Arguments as in `simulate.simulate` (QIF or LIF neurons)."""
     return trial_trace(simulate(neuron, w, w_in, input_times, input_sources, T, x0), t_grid)
 
-# %% ../nbs/11_probes.ipynb #d142af3c
+# %% ../nbs/11_probes.ipynb #94f268d8
 def first_spike_time(neuron, T, t_a, w_a, t_b=np.inf, w_b=0.0):
     """First spike time in [0, T) of one QIF or LIF neuron from rest with inputs `(t_a, w_a)` and `(t_b, w_b)`.
 
@@ -108,15 +108,15 @@ def phase_trace(trial, t_grid):
         phi[i, np.searchsorted(t, trial.spikes_of(i)).clip(0, len(t) - 1)] = np.nan
     return phi, I
 
-# %% ../nbs/11_probes.ipynb #c7a1073c
-def refine_curve(f, x_grid, max_dy, x_tol=1e-9, max_points=50_000):
-    """Refine the sampling `x_grid` of the curves `f` where they are steep or end, see above.
-
-    `f`: array (n,) of abscissae -> array (n, k) of k curve values (NaN: not drawn); `x_grid`: increasing initial
-    abscissae (n0 >= 2,); `max_dy`: largest allowed step of each curve between neighbours, a number or (k,)
-    (`inf`: this curve does not steer the refinement, e.g. a derivative); `x_tol`: smallest interval that is
-    still halved; `max_points`: the refinement stops (with a warning) when this many points are reached.
-    Returns `(x, y)`: increasing abscissae (n,) and the values (n, k), float64."""
+# %% ../nbs/11_probes.ipynb #887ad687
+def refine_curve(f, # abscissae (n,) -> values (n, k) of k curves, NaN where a curve is not drawn
+                 x_grid, # the initial abscissae, strictly increasing, at least 2
+                 max_dy, # largest allowed step of each curve between neighbours: a number or (k,); inf: this curve
+                         # does not steer the refinement (e.g. a derivative drawn beside its function)
+                 x_tol=1e-9, # intervals shorter than this are not halved any more
+                 max_points=50_000, # the refinement stops (with a warning) at this many points
+                ) -> tuple: # `(x, y)`: increasing abscissae (n,) and the values (n, k), float64
+    "Refine the sampling `x_grid` of the curves `f` where they are steep or end (see above)."
     x = np.asarray(x_grid, dtype=np.float64)
     if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all() or (np.diff(x) <= 0).any():
         raise ValueError("x_grid must be a 1-D strictly increasing finite array of >= 2 points")
@@ -142,18 +142,21 @@ def refine_curve(f, x_grid, max_dy, x_tol=1e-9, max_points=50_000):
         order = np.argsort(np.concatenate([x, xm]), kind="stable")
         x, y = np.concatenate([x, xm])[order], np.concatenate([y, ym])[order]
 
-# %% ../nbs/11_probes.ipynb #d9536002
-def unexplained_breaks(x, y, levels=(), at=(), jump=10.0, level_tol=1e-3, x_tol=1e-6, min_jump=1e-3):
-    """Places where the plotted curves `y` over `x` show a gap or jump nobody declared; [] when all is explained.
+# %% ../nbs/11_probes.ipynb #4f8055e6
+def unexplained_breaks(x, # abscissae (n,), increasing
+                       y, # the plotted curves (n,) or (n, k), NaN where not drawn
+                       levels=(), # values at which a curve may end (e.g. T, where spikes enter and leave)
+                       at=(), # abscissae at which a curve may end or jump (w_min, transitions, crossings)
+                       jump=10.0, # a step more than this many times steeper than both neighbours is a jump
+                       level_tol=1e-3, # how close to a level an end must be
+                       x_tol=1e-6, # how close to a declared abscissa an end or jump must be
+                       min_jump=1e-3, # steps below this fraction of the curve's drawn range are invisible: ignored
+                      ) -> list: # `(kind, curve, x)` for each unexplained `"end"` or `"jump"`; [] when all is explained
+    """Places where the plotted curves show a gap or jump nobody declared.
 
-    `x` (n,) increasing, `y` (n,) or (n, k) (NaN: not drawn). An end of a drawn piece is explained if it is the
-    first or last grid point, lies within `level_tol` of one of `levels` (e.g. T), or within `x_tol` of one of
-    `at` (declared abscissae: w_min, transitions). A step whose slope |dy/dx| is more than `jump` times the slopes
-    of both neighbouring steps, and whose |dy| exceeds `min_jump` times the curve's drawn range (smaller steps are
-    invisible in a plot), is a jump; it is explained if a declared abscissa lies in (or within `x_tol` of) its
-    interval. (Slopes, not steps: on a refined grid a continuous curve's step shrinks with the interval, a jump's
-    does not.) Returns a list of
-    `(kind, curve, x)`, kind `"end"` or `"jump"`."""
+    An end of a drawn piece is explained if it is the first or last grid point, lies at one of `levels` or at one of
+    `at`. A jump is explained if a declared abscissa lies in its interval. Jumps are judged by slopes, not steps: on
+    a refined grid a continuous curve's step shrinks with the interval, a jump's does not."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
     at = np.asarray(at, dtype=np.float64).ravel()
@@ -179,11 +182,14 @@ def unexplained_breaks(x, y, levels=(), at=(), jump=10.0, level_tol=1e-3, x_tol=
                 out.append(("jump", c, float(x[i])))
     return out
 
-# %% ../nbs/11_probes.ipynb #2236c770
-def curve_record(x, y, levels=(), at=(), digits=12):
-    """A plotted panel as JSON-ready dict (for a figure's JSON file): `x`, `y` (one list per curve, None = not
-    drawn), rounded to `digits` significant digits, and the declared `levels` and `at` of `unexplained_breaks`
-    (not rounded). `unexplained_breaks(**curve_arrays(record))` checks it again."""
+# %% ../nbs/11_probes.ipynb #8b5cc9a8
+def curve_record(x, # abscissae (n,) of the plotted panel
+                 y, # its curves (n,) or (n, k), NaN where not drawn
+                 levels=(), # the declared `levels` of `unexplained_breaks`
+                 at=(), # the declared abscissae of `unexplained_breaks`
+                 digits=12, # significant digits kept of x and y
+                ) -> dict: # JSON-ready: `x`, `y` (one list per curve, None = not drawn), `levels`, `at`
+    "A plotted panel for a figure's JSON file; `unexplained_breaks(**curve_arrays(record))` checks it again."
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(len(x), -1)
     r = lambda a: [None if not np.isfinite(v) else float(f"{v:.{digits}g}") for v in a]  # noqa: E731
@@ -197,7 +203,7 @@ def curve_arrays(record):
     return dict(x=f(record["x"]), y=np.stack([f(c) for c in record["y"]], axis=1), levels=record["levels"],
                 at=record["at"])
 
-# %% ../nbs/11_probes.ipynb #6dc07cf2
+# %% ../nbs/11_probes.ipynb #c1084c81
 def ttfs_output_potentials(net, x, t_grid, as_times=False):
     """Potentials `V` (n_out, len(t_grid)) float64 of the output neurons of the `TTFSNetwork` `net` for one input.
 
@@ -231,21 +237,18 @@ def ttfs_output_potentials(net, x, t_grid, as_times=False):
             phi, tp = theta_H(phi, W[i, j], th.c, th.tau), te
     return V
 
-# %% ../nbs/11_probes.ipynb #1d043165
+# %% ../nbs/11_probes.ipynb #16b87f4f
 def _check_window(window):
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be an integer >= 1, got {window!r}")
     return int(window)
 
 
-def arc_length(times, window=1):
-    """Cumulative distance travelled by the spike times over trials: `sum_i |t_i(k+1) - t_i(k)|` per step.
-
-    `times` (n_trials, m): one row of m output spike times per trial (or (n_trials,) for one output), finite.
-    `window`: 1 (default): no smoothing, returns (n_trials,) float64 starting at 0; > 1: every column is first
-    replaced by its moving average over `window` consecutive trials without padding (only full windows), and the
-    result has n_trials - window + 1 entries, entry k belonging to the window of trials k .. k + window - 1
-    (centre: `arc_length_trials`)."""
+def arc_length(times, # (n_trials, m): the m output spike times of every trial (or (n_trials,)), finite
+               window=1, # > 1: first a moving average of every output over `window` consecutive trials, full
+                         # windows only; entry k then belongs to trials k .. k + window - 1 (`arc_length_trials`)
+              ) -> np.ndarray: # (n_trials - window + 1,) float64, starting at 0
+    "Cumulative distance travelled by the spike times over trials: `sum_i |t_i(k+1) - t_i(k)|` per step."
     x = np.asarray(times, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
@@ -263,9 +266,10 @@ def arc_length(times, window=1):
     return np.concatenate([[0.0], np.cumsum(steps)])
 
 
-def arc_length_trials(n_trials, window=1):
-    """The trial (0-based; a half-integer for even `window`) at the centre of each entry of
-    `arc_length(times, window)` for `n_trials` trials: `arange(n_trials - window + 1) + (window - 1) / 2`."""
+def arc_length_trials(n_trials, # the number of trials passed to `arc_length`
+                      window=1, # its `window`
+                     ) -> np.ndarray: # `arange(n_trials - window + 1) + (window - 1) / 2`
+    "The trial (0-based; a half-integer for even `window`) at the centre of each entry of `arc_length(times, window)`."
     window = _check_window(window)
     if window > n_trials:
         raise ValueError(f"window ({window}) must not exceed n_trials ({n_trials})")
