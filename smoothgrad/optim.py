@@ -6,12 +6,12 @@
 __all__ = ['check_real', 'exponential_decay', 'clip_by_value', 'global_norm', 'clip_by_global_norm', 'Optimizer', 'SGD', 'Adam',
            'AdaBelief']
 
-# %% ../nbs/07_optim.ipynb #3a52a01d
+# %% ../nbs/07_optim.ipynb #b0eb774d
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-# %% ../nbs/07_optim.ipynb #2891b1aa
+# %% ../nbs/07_optim.ipynb #ff6754e4
 def check_real(name: str,  # the argument's name, used in the error message
                x,  # the value: a real number (Python or NumPy scalar, or a 0-d array), not a bool
                lo: float = -np.inf,  # lower bound
@@ -30,7 +30,7 @@ def check_real(name: str,  # the argument's name, used in the error message
         raise ValueError(f"{name} must be a finite number in {interval}, got {x}")
     return x
 
-# %% ../nbs/07_optim.ipynb #dd640c49
+# %% ../nbs/07_optim.ipynb #e47985b5
 def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter units per gradient unit)
                       decay_steps: float,  # e-folding time in optimiser steps (> 0)
                       ) -> Callable[[int], float]:
@@ -45,7 +45,7 @@ def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter uni
     schedule.lr0, schedule.decay_steps = lr0, decay_steps
     return schedule
 
-# %% ../nbs/07_optim.ipynb #1cd64bbb
+# %% ../nbs/07_optim.ipynb #adbfc520
 def _check_arrays(xs, name: str, finite: bool = True) -> list:
     "`xs` as a list of real NumPy arrays (finite if `finite`); errors name `name[i]`."
     if isinstance(xs, (np.ndarray, str, bytes)) or not isinstance(xs, Sequence):
@@ -68,7 +68,7 @@ def clip_by_value(grads: Sequence[np.ndarray],  # list of real arrays (any shape
     c = check_real("c", c, 0, lo_open=True)
     return [np.clip(g, -c, c).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #5fd8fdc6
+# %% ../nbs/07_optim.ipynb #91c8b28b
 def global_norm(grads: Sequence[np.ndarray]) -> float:
     "Euclidean norm of all gradient elements taken together (float, computed in float64 without overflow)."
     grads = _check_arrays(grads, "grads")
@@ -91,7 +91,7 @@ def clip_by_global_norm(grads: Sequence[np.ndarray],  # list of real arrays
     scale = max_norm / norm if norm > max_norm else 1.0
     return [(g * scale).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #95449d5f
+# %% ../nbs/07_optim.ipynb #4afcb476
 class Optimizer:
     """Base class: in-place first-order optimiser on a list of NumPy arrays.
 
@@ -125,7 +125,7 @@ class Optimizer:
     def _init_state(self, params):
         self.state = {s: [np.zeros_like(p) for p in params] for s in self._slots}
 
-# %% ../nbs/07_optim.ipynb #6d1ed950
+# %% ../nbs/07_optim.ipynb #1832d82d
 def _check_step_args(opt, params, grads):
     "Validate the arguments of `Optimizer.step` (and the state against them)."
     params = _check_arrays(params, "params")
@@ -139,6 +139,11 @@ def _check_step_args(opt, params, grads):
             raise TypeError(f"params[{i}] must be a floating-point array, got dtype {p.dtype}")
         if not p.flags.writeable:
             raise ValueError(f"params[{i}] is read-only; the optimiser updates parameters in place")
+    seen = {}
+    for i, p in enumerate(params):
+        if id(p) in seen:
+            raise ValueError(f"params[{i}] is the same array as params[{seen[id(p)]}]; it would be updated twice")
+        seen[id(p)] = i
     for slot, bufs in (opt.state or {}).items():
         if len(bufs) != len(params) or any(b.shape != p.shape for b, p in zip(bufs, params)):
             raise ValueError(f"optimiser state '{slot}' does not match the shapes of params")
@@ -170,7 +175,7 @@ def _step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> No
 
 Optimizer.step = _step
 
-# %% ../nbs/07_optim.ipynb #e473c504
+# %% ../nbs/07_optim.ipynb #445b85fc
 def _state_dict(self) -> dict[str, np.ndarray]:
     """Optimiser state as a flat dict of arrays (copies), suitable for `np.savez`.
 
@@ -222,7 +227,7 @@ def _load_state_dict(self, d: dict) -> None:
 
 Optimizer.state_dict, Optimizer.load_state_dict = _state_dict, _load_state_dict
 
-# %% ../nbs/07_optim.ipynb #f613658f
+# %% ../nbs/07_optim.ipynb #60ab3ef9
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with heavy-ball momentum.
 
@@ -240,7 +245,7 @@ class SGD(Optimizer):
             return {"velocity": v}, p.dtype.type(lr) * v
         return {}, p.dtype.type(lr) * g
 
-# %% ../nbs/07_optim.ipynb #4af365c1
+# %% ../nbs/07_optim.ipynb #97b6c8c7
 def _check_betas(betas):
     if isinstance(betas, (str, bytes, type)) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise TypeError(f"betas must be a pair of floats, got {betas!r}")
@@ -269,7 +274,7 @@ class Adam(Optimizer):
         vhat = v / (1 - b2**t)
         return {"m": m, "v": v}, (lr * mhat / (np.sqrt(vhat) + self.eps)).astype(p.dtype, copy=False)
 
-# %% ../nbs/07_optim.ipynb #d066b434
+# %% ../nbs/07_optim.ipynb #3efa5517
 class AdaBelief(Optimizer):
     """AdaBelief (Zhuang et al. 2020) with bias correction, as in optax.
 

@@ -81,7 +81,13 @@ def read_only():
     return p
 
 
-CASES += [(lambda: one_step(O.SGD(0.1), params=[read_only()]), ValueError, "params[0]")]
+def twice():
+    p = np.zeros(3)
+    return [p, p]
+
+
+CASES += [(lambda: one_step(O.SGD(0.1), params=[read_only()]), ValueError, "params[0]"),
+          (lambda: one_step(O.Adam(0.1), params=twice(), grads=[np.ones(3)] * 2), ValueError, "params[1]")]
 CASES += [(lambda g=g: O.global_norm(g), ValueError, "grads[0]") for g in ([np.array([NAN])], [np.array([INF, 1.0])])]
 CASES += [(lambda g=g: O.clip_by_value(g, 0.1), ValueError, "grads[1]") for g in ([np.ones(2), np.array([NAN])],)]
 CASES += [(lambda g=g: O.clip_by_global_norm(g, 1.0), ValueError, "grads[0]") for g in ([np.array([-INF])],)]
