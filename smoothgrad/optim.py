@@ -6,12 +6,12 @@
 __all__ = ['check_real', 'exponential_decay', 'clip_by_value', 'global_norm', 'clip_by_global_norm', 'Optimizer', 'SGD', 'Adam',
            'AdaBelief']
 
-# %% ../nbs/07_optim.ipynb #b0eb774d
+# %% ../nbs/07_optim.ipynb #70cdf8ff
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-# %% ../nbs/07_optim.ipynb #ff6754e4
+# %% ../nbs/07_optim.ipynb #5c1d659c
 def check_real(name: str,  # the argument's name, used in the error message
                x,  # the value: a real number (Python or NumPy scalar, or a 0-d array), not a bool
                lo: float = -np.inf,  # lower bound
@@ -30,7 +30,7 @@ def check_real(name: str,  # the argument's name, used in the error message
         raise ValueError(f"{name} must be a finite number in {interval}, got {x}")
     return x
 
-# %% ../nbs/07_optim.ipynb #e47985b5
+# %% ../nbs/07_optim.ipynb #7696914b
 def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter units per gradient unit)
                       decay_steps: float,  # e-folding time in optimiser steps (> 0)
                       ) -> Callable[[int], float]:
@@ -45,7 +45,7 @@ def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter uni
     schedule.lr0, schedule.decay_steps = lr0, decay_steps
     return schedule
 
-# %% ../nbs/07_optim.ipynb #adbfc520
+# %% ../nbs/07_optim.ipynb #ee1010b9
 def _check_arrays(xs, name: str, finite: bool = True) -> list:
     "`xs` as a list of real NumPy arrays (finite if `finite`); errors name `name[i]`."
     if isinstance(xs, (np.ndarray, str, bytes)) or not isinstance(xs, Sequence):
@@ -68,7 +68,7 @@ def clip_by_value(grads: Sequence[np.ndarray],  # list of real arrays (any shape
     c = check_real("c", c, 0, lo_open=True)
     return [np.clip(g, -c, c).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #91c8b28b
+# %% ../nbs/07_optim.ipynb #0a5e9079
 def global_norm(grads: Sequence[np.ndarray]) -> float:
     "Euclidean norm of all gradient elements taken together (float, computed in float64 without overflow)."
     grads = _check_arrays(grads, "grads")
@@ -91,7 +91,7 @@ def clip_by_global_norm(grads: Sequence[np.ndarray],  # list of real arrays
     scale = max_norm / norm if norm > max_norm else 1.0
     return [(g * scale).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #4afcb476
+# %% ../nbs/07_optim.ipynb #0ba28c80
 class Optimizer:
     """Base class: in-place first-order optimiser on a list of NumPy arrays.
 
@@ -125,7 +125,7 @@ class Optimizer:
     def _init_state(self, params):
         self.state = {s: [np.zeros_like(p) for p in params] for s in self._slots}
 
-# %% ../nbs/07_optim.ipynb #1832d82d
+# %% ../nbs/07_optim.ipynb #e299cd91
 def _check_step_args(opt, params, grads):
     "Validate the arguments of `Optimizer.step` (and the state against them)."
     params = _check_arrays(params, "params")
@@ -175,7 +175,7 @@ def _step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> No
 
 Optimizer.step = _step
 
-# %% ../nbs/07_optim.ipynb #445b85fc
+# %% ../nbs/07_optim.ipynb #2d403ea0
 def _state_dict(self) -> dict[str, np.ndarray]:
     """Optimiser state as a flat dict of arrays (copies), suitable for `np.savez`.
 
@@ -187,7 +187,7 @@ def _state_dict(self) -> dict[str, np.ndarray]:
             d[f"{slot}.{i}"] = b.copy()
     return d
 
-
+# %% ../nbs/07_optim.ipynb #73d5bb7c
 def _read_state(opt, d):
     "(step, state) from a state dict `d`, fully validated; nothing of `opt` is changed."
     if isinstance(d, type) or not (hasattr(d, "keys") and hasattr(d, "__getitem__")):
@@ -227,7 +227,7 @@ def _load_state_dict(self, d: dict) -> None:
 
 Optimizer.state_dict, Optimizer.load_state_dict = _state_dict, _load_state_dict
 
-# %% ../nbs/07_optim.ipynb #60ab3ef9
+# %% ../nbs/07_optim.ipynb #e444958d
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with heavy-ball momentum.
 
@@ -245,7 +245,7 @@ class SGD(Optimizer):
             return {"velocity": v}, p.dtype.type(lr) * v
         return {}, p.dtype.type(lr) * g
 
-# %% ../nbs/07_optim.ipynb #97b6c8c7
+# %% ../nbs/07_optim.ipynb #b83a7a2e
 def _check_betas(betas):
     if isinstance(betas, (str, bytes, type)) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise TypeError(f"betas must be a pair of floats, got {betas!r}")
@@ -274,7 +274,7 @@ class Adam(Optimizer):
         vhat = v / (1 - b2**t)
         return {"m": m, "v": v}, (lr * mhat / (np.sqrt(vhat) + self.eps)).astype(p.dtype, copy=False)
 
-# %% ../nbs/07_optim.ipynb #3efa5517
+# %% ../nbs/07_optim.ipynb #fac866ee
 class AdaBelief(Optimizer):
     """AdaBelief (Zhuang et al. 2020) with bias correction, as in optax.
 
