@@ -89,8 +89,9 @@ def _nbdev_process(job: tuple[str, str]) -> tuple[str, str | None]:
     return str(src), None
 
 
-def nbdev_stage(pages: list[Path], jobs: int) -> None:
-    """nbdev-process every page into STAGE (skipping unchanged ones); raise on any failure."""
+def nbdev_stage(pages: list[Path], jobs: int, keep_going: bool = False) -> list[Path]:
+    """nbdev-process every page into STAGE (skipping unchanged ones); raise on any failure unless
+    `keep_going` (then the failed pages are left out). Returns the failed pages."""
     lib = _library_digest()
     todo = []
     for rel in pages:
@@ -106,7 +107,7 @@ def nbdev_stage(pages: list[Path], jobs: int) -> None:
         todo.append((rel, key))
     log(f"nbdev processing {len(todo)} of {len(pages)} notebooks ({len(pages) - len(todo)} cached)")
     if not todo:
-        return
+        return []
     jobs_ = [(str(NBS / rel), str(STAGE / rel)) for rel, _ in todo]
     # a fresh process per notebook, as nbdev does (spawn): its IPython shell and numba state stay apart
     with cf.ProcessPoolExecutor(max(1, min(jobs, len(jobs_))), mp_context=mp.get_context("spawn"),
@@ -116,12 +117,16 @@ def nbdev_stage(pages: list[Path], jobs: int) -> None:
     for src, err in failed.items():
         log(f"FAILED {Path(src).relative_to(ROOT)}:\n{err}\n(nbdev executes only the cells with imports, "
             "exports or show_doc for the docs: keep imports in cells of their own)")
-    if failed:
+    if failed and not keep_going:
         raise SystemExit(1)
     for rel, key in todo:
+        if str(NBS / rel) in failed:
+            (STAGE / rel).unlink(missing_ok=True)
+            continue
         nb = json.loads((STAGE / rel).read_text())
         nb["metadata"][CACHE_KEY] = key
         (STAGE / rel).write_text(json.dumps(nb, indent=1))
+    return [rel for rel, _ in todo if str(NBS / rel) in failed]
 
 
 # --------------------------------------------------------------------------- nbdev -> Sphinx
@@ -293,13 +298,15 @@ def write_sphinx_sources(pages: list[Path], src_dir: Path) -> None:
             old.unlink()
 
 
-def build(out: Path, jobs: int, only: list[str] | None = None, src_dir: Path | None = None) -> None:
+def build(out: Path, jobs: int, only: list[str] | None = None, src_dir: Path | None = None,
+          keep_going: bool = False) -> int:
     t0 = time.time()
     pages = discover()
     if only:
         keep = {n.removesuffix(".ipynb") for n in only} | {"index"}
         pages = [p for p in pages if p.with_suffix("").as_posix() in keep or p.stem in keep]
-    nbdev_stage(pages, jobs)
+    failed = nbdev_stage(pages, jobs, keep_going)
+    pages = [p for p in pages if p not in failed]
     src_dir = src_dir or STAGE / "_sphinx"
     write_sphinx_sources(pages, src_dir)
     log(f"sphinx-build ({len(pages)} pages) -> {out}")
@@ -309,17 +316,21 @@ def build(out: Path, jobs: int, only: list[str] | None = None, src_dir: Path | N
     if r.returncode:
         raise SystemExit(r.returncode)
     log(f"done in {time.time() - t0:.0f} s: open {out / 'index.html'}")
+    if failed:
+        log(f"left out (nbdev processing failed): {', '.join(p.as_posix() for p in failed)}")
+    return 1 if failed else 0
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "_docs")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", help="page names (index is always built)")
     ap.add_argument("--src-dir", type=Path, help="Sphinx source folder to (re)write (default _proc/_sphinx)")
+    ap.add_argument("--keep-going", action="store_true", help="leave out notebooks nbdev cannot process")
     a = ap.parse_args(argv)
-    build(a.out.resolve(), a.jobs, a.only, a.src_dir.resolve() if a.src_dir else None)
+    return build(a.out.resolve(), a.jobs, a.only, a.src_dir.resolve() if a.src_dir else None, a.keep_going)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
