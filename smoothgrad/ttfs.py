@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MAX_TRIAL_PERIODS', 'MAX_ABS_WEIGHT', 'MAX_WORKSPACE_BYTES', 'TTFSNetwork', 'reference_forward', 'reference_loss']
 
-# %% ../nbs/06a_ttfs_network.ipynb #172de402
+# %% ../nbs/06a_ttfs_network.ipynb #92092c50
 import math
 import numbers
 import os
@@ -18,7 +18,7 @@ from .neurons import Theta, theta_H
 from .ttfs_kernels import (N_PAR, P_HALFPI, P_INVB, P_KAPPA, P_PI, P_REG, P_T, CPUBackend, FlatParams,
                                      workspace_layout)
 
-# %% ../nbs/06a_ttfs_network.ipynb #9ec1627b
+# %% ../nbs/06a_ttfs_network.ipynb #cd68b0e9
 MAX_TRIAL_PERIODS = 1000  # T / period at most
 MAX_ABS_WEIGHT = 1e6  # |w| / c at most
 MAX_WORKSPACE_BYTES = 2**31  # kernel workspaces of one call at most
@@ -36,8 +36,8 @@ def _real(name, v, lo=-math.inf, hi=math.inf, lo_open=False):
 
 def _check_sizes(sizes):
     "Layer widths as a tuple of positive ints (at least two layers)."
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a sequence of layer widths, got {type(sizes).__name__}")
+    if not isinstance(sizes, (list, tuple, np.ndarray)) or (isinstance(sizes, np.ndarray) and sizes.ndim != 1):
+        raise TypeError(f"sizes must be a list or tuple of layer widths, got {type(sizes).__name__}")
     if len(sizes) < 2:
         raise ValueError(f"sizes must hold at least two layer widths (inputs, outputs), got {tuple(sizes)}")
     for s in sizes:
@@ -49,6 +49,8 @@ def _check_sizes(sizes):
 
 
 def _check_dtype(dtype):
+    if dtype is None:
+        raise TypeError("dtype must be float32 or float64, got None")
     try:
         dtype = np.dtype(dtype)
     except TypeError as err:
@@ -57,7 +59,7 @@ def _check_dtype(dtype):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     return dtype
 
-# %% ../nbs/06a_ttfs_network.ipynb #57e2e62b
+# %% ../nbs/06a_ttfs_network.ipynb #33c5e3c6
 def _host_array(name, a):
     "A NumPy array from `a` (NumPy, CuPy or a nested sequence), or a TypeError naming `name`."
     if hasattr(a, "get") and not isinstance(a, np.ndarray):  # CuPy array
@@ -101,7 +103,7 @@ def _check_labels(labels, B, n_out):
         raise ValueError(f"labels must lie in [0, {n_out}), got values in [{labels.min()}, {labels.max()}]")
     return labels.astype(np.int64)
 
-# %% ../nbs/06a_ttfs_network.ipynb #d1d47d7a
+# %% ../nbs/06a_ttfs_network.ipynb #9b7ee6bd
 class _Parameters:
     "Parameters and backend of a `TTFSNetwork`."
 
@@ -143,7 +145,7 @@ class _Parameters:
         return (f"TTFSNetwork(sizes={self.sizes}, neuron={self.neuron}, T={self.T}, dtype={self.dtype.name}, "
                 f"backend={self.backend!r})")
 
-# %% ../nbs/06a_ttfs_network.ipynb #efda31fb
+# %% ../nbs/06a_ttfs_network.ipynb #857f377f
 class _KernelArrays:
     "Conversion between a `TTFSNetwork`'s parameters and the kernels' flat arrays."
 
@@ -197,7 +199,7 @@ class _KernelArrays:
             wo += n
         return grads
 
-# %% ../nbs/06a_ttfs_network.ipynb #7c30a145
+# %% ../nbs/06a_ttfs_network.ipynb #c6a26ab8
 class _Runner:
     "Inputs, the capacity loop and the finiteness check of a `TTFSNetwork`."
 
@@ -251,7 +253,7 @@ class _Runner:
                                      "too extreme for this dtype (try float64 or smaller weights)")
         return out
 
-# %% ../nbs/06a_ttfs_network.ipynb #8d14083e
+# %% ../nbs/06a_ttfs_network.ipynb #18d86e66
 def _groups_bound(XT, T, t_in):
     "Upper bound on the number of distinct input times below `T` in one sample (1 for binarised inputs)."
     fin = XT < T
@@ -261,7 +263,7 @@ def _groups_bound(XT, T, t_in):
     with np.errstate(invalid="ignore"):
         return int(((np.diff(s, axis=1) != 0) & np.isfinite(s[:, 1:])).sum(axis=1).max()) + 1
 
-# %% ../nbs/06a_ttfs_network.ipynb #7231719c
+# %% ../nbs/06a_ttfs_network.ipynb #be190d2d
 class _Outputs:
     "Output times, loss and gradients of a `TTFSNetwork`."
 
@@ -316,7 +318,7 @@ def _batch_size(batch_size):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     return int(batch_size)
 
-# %% ../nbs/06a_ttfs_network.ipynb #564b31da
+# %% ../nbs/06a_ttfs_network.ipynb #d9c03c36
 class _Metrics:
     "The metrics of Fig. 4."
 
@@ -350,7 +352,7 @@ class _Metrics:
                     hidden_spikes_per_neuron=spk / (B * n_hid), hidden_spikes_before_output=bef / (B * n_hid),
                     silent_fraction=float((~ever).mean()) if ever.size else 0.0)
 
-# %% ../nbs/06a_ttfs_network.ipynb #295827ac
+# %% ../nbs/06a_ttfs_network.ipynb #fff849a0
 _FORMAT = "smoothgrad.TTFSNetwork/1"
 
 
@@ -388,7 +390,7 @@ class _Files:
                 data = {k: z[k] for k in z.files}
             if str(data["format"]) != _FORMAT:
                 raise ValueError(f"unknown format {str(data['format'])!r}")
-            sizes = tuple(int(s) for s in data["sizes"])
+            sizes = tuple(data["sizes"].tolist())
             tau, I0, T, t_in, reg = (float(v) for v in data["config"])
             net = cls(sizes, neuron=Theta(tau, I0), T=T, t_in=t_in, reg=reg, dtype=str(data["dtype"]), backend=backend)
             net.weights = [np.array(data[f"weights_{l}"], net.dtype) for l in range(len(sizes) - 1)]
@@ -400,7 +402,7 @@ class _Files:
             raise ValueError(f"{path}: not a readable TTFSNetwork file ({type(err).__name__}: {err})") from err
         return net
 
-# %% ../nbs/06a_ttfs_network.ipynb #68e9f9e2
+# %% ../nbs/06a_ttfs_network.ipynb #fb6d2609
 class TTFSNetwork(_Files, _Metrics, _Outputs, _Runner, _KernelArrays, _Parameters):
     """Layered theta-neuron network with time-to-first-spike outputs (Fig. 4).
 
@@ -443,7 +445,7 @@ class TTFSNetwork(_Files, _Metrics, _Outputs, _Runner, _KernelArrays, _Parameter
         self._K = 2  # spike capacity per neuron (grows on demand)
         self.set_backend(backend)
 
-# %% ../nbs/06a_ttfs_network.ipynb #74dd57de
+# %% ../nbs/06a_ttfs_network.ipynb #18958b4f
 def reference_forward(net:TTFSNetwork, # network whose parameters are used
                       XT, # input spike times (B, n_in), inf = no spike
                      ) -> tuple:

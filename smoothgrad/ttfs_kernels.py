@@ -6,24 +6,25 @@
 __all__ = ['FASTMATH', 'kernel_jit', 'inline_jit', 'F_EVT', 'F_GT', 'F_TP', 'F_TQM', 'F_TQP', 'F_SPT', 'F_PT', 'F_QT', 'F_U',
            'F_H', 'F_GS', 'F_LAM', 'F_DK', 'F_GE', 'F_GH', 'F_QC', 'F_AW', 'N_FFIELDS', 'I_EVJ', 'I_GS', 'I_SPI',
            'I_SPG', 'I_PERM', 'I_FIRST', 'N_IFIELDS', 'P_T', 'P_KAPPA', 'P_PI', 'P_HALFPI', 'P_REG', 'P_INVB', 'N_PAR',
-           'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'Layout', 'workspace_layout', 'insert_sorted',
-           'input_events', 'record_spikes', 'rotate_layer', 'kick_layer', 'layer_forward', 'sort_spikes',
-           'pseudo_forward', 'sample_outputs', 'pseudo_backward', 'pulse_adjoint', 'layer_backward',
-           'event_adjoints_to_spikes', 'sample_run', 'run_samples', 'FlatParams', 'result_arrays', 'CPUBackend']
+           'run_samples_serial', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'Layout',
+           'workspace_layout', 'field', 'insert_sorted', 'input_events', 'record_spikes', 'rotate_layer', 'kick_layer',
+           'layer_forward', 'sort_spikes', 'pseudo_forward', 'sample_outputs', 'pseudo_backward', 'pulse_adjoint',
+           'layer_backward', 'event_adjoints_to_spikes', 'sample_run', 'run_samples', 'FlatParams', 'result_arrays',
+           'CPUBackend']
 
-# %% ../nbs/05_ttfs.ipynb #99b63675
+# %% ../nbs/05_ttfs.ipynb #5de5f95b
 import math
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-# %% ../nbs/05_ttfs.ipynb #8845cbe7
+# %% ../nbs/05_ttfs.ipynb #26db77db
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # LLVM fast-math flags of every CPU kernel
 kernel_jit = njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 
-# %% ../nbs/05_ttfs.ipynb #88da087b
+# %% ../nbs/05_ttfs.ipynb #89231a4d
 @kernel_jit
 def rotate(p, q, C, S):
     "Free flow: rotate the homogeneous theta state `(p, q)` by the angle with cosine `C` and sine `S`."
@@ -54,7 +55,7 @@ def since_spike(p, q, kappa):
     "Time since the spike of a state `(p, q)` that has just rotated past it (`p <= 0`): `atan2(-p, -q) / kappa`."
     return math.atan2(-p, -q) / kappa
 
-# %% ../nbs/05_ttfs.ipynb #9522328c
+# %% ../nbs/05_ttfs.ipynb #d5d3cf8a
 (F_EVT, F_GT, F_TP, F_TQM, F_TQP, F_SPT, F_PT, F_QT, F_U, F_H, F_GS, F_LAM, F_DK, F_GE, F_GH, F_QC, F_AW,
  N_FFIELDS) = range(18)  # float fields per layer
 (I_EVJ, I_GS, I_SPI, I_SPG, I_PERM, I_FIRST, N_IFIELDS) = range(7)  # int fields per layer
@@ -69,7 +70,7 @@ class Layout(NamedTuple):
     nf: int  # length of `fw`
     ni: int  # length of `iw`
 
-# %% ../nbs/05_ttfs.ipynb #6bb64e28
+# %% ../nbs/05_ttfs.ipynb #991d7abc
 def workspace_layout(sizes, # layer widths (n_in, n_1, ..., n_L)
                      cap_m1:int, # capacity for input events (layer 1's presynaptic events)
                      cap_g1:int, # capacity for distinct input times (layer 1's event groups)
@@ -97,7 +98,13 @@ def workspace_layout(sizes, # layer widths (n_in, n_1, ..., n_L)
             ni += ilen.get(f, n)
     return Layout(FO, IO, CAP, nf, ni)
 
-# %% ../nbs/05_ttfs.ipynb #65a960de
+# %% ../nbs/05_ttfs.ipynb #b9c8ca55
+@inline_jit
+def field(w, O, l, f, length):
+    "View of field `f` of layer `l` in the workspace `w` (offsets `O`), `length` entries."
+    return w[O[l, f]:O[l, f] + length]
+
+# %% ../nbs/05_ttfs.ipynb #b90e2ee0
 @inline_jit
 def insert_sorted(fw, oe, iw, oi, k, t, j):
     "Stable insertion of time `t` with index `j` behind the `k` sorted entries `fw[oe:oe + k]`, `iw[oi:oi + k]`."
@@ -125,7 +132,7 @@ def input_events(b, XT, par, FO, IO, CAP, fw, iw, cnt):
     cnt[1, 0] = m
     return True
 
-# %% ../nbs/05_ttfs.ipynb #50449260
+# %% ../nbs/05_ttfs.ipynb #681e50cd
 @kernel_jit
 def record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw):
     "Spikes of layer `l` after a rotation ending at `t1` in interval `G`, in neuron order. New count, -1 on overflow."
@@ -148,14 +155,14 @@ def record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw):
             fw[oqt + i] = -q1
     return S
 
-# %% ../nbs/05_ttfs.ipynb #a1a95023
-@kernel_jit
+# %% ../nbs/05_ttfs.ipynb #cfbd7ec2
+@inline_jit
 def rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw):
     "Free flow of layer `l` from `t_prev` to `t` (interval `G`), recording spikes. New spike count, -1 on overflow."
     kappa = par[P_KAPPA]
     half = par[P_HALFPI]
     n = LAY[l, 0]
-    opt, oqt = FO[l, F_PT], FO[l, F_QT]
+    P, Q = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n)
     dt = t - t_prev
     beta = kappa * dt
     nsub = 1
@@ -168,9 +175,9 @@ def rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw):
         t1 = t if sub == nsub - 1 else t_prev + (sub + 1) * ddt
         nsp = 0
         for i in range(n):  # rotate the whole layer (vectorised), count sign changes of p
-            p1, q1 = rotate(fw[opt + i], fw[oqt + i], C, Sn)
-            fw[opt + i] = p1
-            fw[oqt + i] = q1
+            p1, q1 = rotate(P[i], Q[i], C, Sn)
+            P[i] = p1
+            Q[i] = q1
             nsp += p1 <= 0
         if nsp > 0:
             S = record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw)
@@ -178,46 +185,44 @@ def rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw):
                 return -1
     return S
 
-# %% ../nbs/05_ttfs.ipynb #512f538c
-@kernel_jit
+# %% ../nbs/05_ttfs.ipynb #0bf65760
+@inline_jit
 def kick_layer(l, e, e2, G, WK, LAY, FO, IO, fw, iw):
     "Pulse of events `e .. e2 - 1` (group `G`) on layer `l`: summed kicks, tape `(p, q-, q+)`, new state."
-    n = LAY[l, 0]
-    wo = LAY[l, 1]
-    otp, otm, otq = FO[l, F_TP] + G * n, FO[l, F_TQM] + G * n, FO[l, F_TQP] + G * n
-    opt, oqt, oqc, oj = FO[l, F_PT], FO[l, F_QT], FO[l, F_QC], IO[l, I_EVJ]
-    if e2 - e == 1:
-        wj = wo + iw[oj + e] * n
+    n, wo = LAY[l, 0], LAY[l, 1]
+    P, Q, QC = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(fw, FO, l, F_QC, n)
+    TP = fw[FO[l, F_TP] + G * n:FO[l, F_TP] + (G + 1) * n]
+    TM = fw[FO[l, F_TQM] + G * n:FO[l, F_TQM] + (G + 1) * n]
+    TQ = fw[FO[l, F_TQP] + G * n:FO[l, F_TQP] + (G + 1) * n]
+    oj = IO[l, I_EVJ]
+    K = WK[wo + iw[oj + e] * n:wo + (iw[oj + e] + 1) * n]  # one event: its row of W^T/c
+    if e2 - e > 1:  # simultaneous events: the sum of their rows
         for i in range(n):
-            fw[oqc + i] = WK[wj + i]
-    else:
-        for i in range(n):
-            fw[oqc + i] = 0
-        for ee in range(e, e2):
-            wj = wo + iw[oj + ee] * n
+            QC[i] = K[i]
+        for ee in range(e + 1, e2):
+            W = WK[wo + iw[oj + ee] * n:wo + (iw[oj + ee] + 1) * n]
             for i in range(n):
-                fw[oqc + i] += WK[wj + i]
+                QC[i] += W[i]
+        K = QC
     nbad = 0
     for i in range(n):  # tape and pulse (vectorised)
-        p = fw[opt + i]
-        q = fw[oqt + i]
-        q2 = kick(p, q, fw[oqc + i])[1]
-        fw[otp + i] = p
-        fw[otm + i] = q
-        fw[otq + i] = q2
-        fw[oqt + i] = q2
+        p = P[i]
+        q = Q[i]
+        q2 = kick(p, q, K[i])[1]
+        TP[i] = p
+        TM[i] = q
+        TQ[i] = q2
+        Q[i] = q2
         s = abs(p) + abs(q2)
         nbad += (s > 1e8) | (s < 1e-8)
     if nbad > 0:  # rare: rescale homogeneous states whose scale drifted
         for i in range(n):
-            p = fw[opt + i]
-            q = fw[oqt + i]
-            s = abs(p) + abs(q)
+            s = abs(P[i]) + abs(Q[i])
             if s > 1e8 or s < 1e-8:
-                fw[opt + i] = p / s
-                fw[oqt + i] = q / s
+                P[i] = P[i] / s
+                Q[i] = Q[i] / s
 
-# %% ../nbs/05_ttfs.ipynb #7b760c13
+# %% ../nbs/05_ttfs.ipynb #416dd0a3
 @kernel_jit
 def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
     "Events of layer `l` (sorted, in `fw`/`iw`) -> its spikes, tape and state at T. False on overflow."
@@ -225,10 +230,11 @@ def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
     n, no = LAY[l, 0], LAY[l, 2]
     m = cnt[l, 0]
     oe, og, ogs = FO[l, F_EVT], FO[l, F_GT], IO[l, I_GS]
+    P, Q, FIRST = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(iw, IO, l, I_FIRST, n)
     for i in range(n):
-        fw[FO[l, F_PT] + i] = P0[no + i]
-        fw[FO[l, F_QT] + i] = Q0[no + i]
-        iw[IO[l, I_FIRST] + i] = -1
+        P[i] = P0[no + i]
+        Q[i] = Q0[no + i]
+        FIRST[i] = -1
     t_prev = T * 0  # zero of the working dtype
     e = G = S = 0
     while True:
@@ -255,7 +261,7 @@ def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
     cnt[l, 2] = S
     return True
 
-# %% ../nbs/05_ttfs.ipynb #2713b4c6
+# %% ../nbs/05_ttfs.ipynb #e411acc3
 @kernel_jit
 def sort_spikes(l, FO, IO, CAP, fw, iw, cnt):
     "Stable sort of layer `l`'s spikes by time -> events of layer `l + 1`. False on overflow."
@@ -271,27 +277,26 @@ def sort_spikes(l, FO, IO, CAP, fw, iw, cnt):
     cnt[l + 1, 0] = S
     return True
 
-# %% ../nbs/05_ttfs.ipynb #f87f20bb
+# %% ../nbs/05_ttfs.ipynb #65fe9db2
 @kernel_jit
 def pseudo_forward(l, WK, par, LAY, FO, fw):
     "Pseudo drive `u` and pseudo angle `h` of layer `l` from the state at T and the previous layer's `h`."
     pi = par[P_PI]
     n, wo = LAY[l, 0], LAY[l, 1]
-    opt, oqt, ou, oh = FO[l, F_PT], FO[l, F_QT], FO[l, F_U], FO[l, F_H]
+    P, Q, U, H = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(fw, FO, l, F_U, n), field(fw, FO, l, F_H, n)
     for i in range(n):
-        fw[ou + i] = 0
+        U[i] = 0
     if l > 1:
-        ohp = FO[l - 1, F_H]
+        Hp = field(fw, FO, l - 1, F_H, LAY[l - 1, 0])
         for j in range(LAY[l - 1, 0]):
-            rj = fw[ohp + j] / pi
-            wj = wo + j * n
+            rj = Hp[j] / pi
+            W = WK[wo + j * n:wo + (j + 1) * n]
             for i in range(n):
-                fw[ou + i] += WK[wj + i] * rj
+                U[i] += W[i] * rj
     for i in range(n):
-        p = fw[opt + i]
-        fw[oh + i] = math.atan2(p, kick(p, fw[oqt + i], fw[ou + i])[1])
+        H[i] = math.atan2(P[i], kick(P[i], Q[i], U[i])[1])
 
-# %% ../nbs/05_ttfs.ipynb #0971cea0
+# %% ../nbs/05_ttfs.ipynb #a2625b90
 @inline_jit
 def sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF):
     """Outputs of sample `b` after its forward pass: output times `T_OUT` (first ordinary spike `T_FIRST`, else first
@@ -344,71 +349,72 @@ def sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_F
         else:
             fw[ogh + i] = -gi / par[P_KAPPA]
 
-# %% ../nbs/05_ttfs.ipynb #6094fae9
+# %% ../nbs/05_ttfs.ipynb #abf87a5b
 @kernel_jit
 def pseudo_backward(l, WK, par, LAY, FO, fw, gP):
     "Adjoint of layer `l`'s pseudo path: `lambda(T)` of layer `l`, weight gradients, adjoint of `h` of layer `l - 1`."
     pi = par[P_PI]
     n, wo = LAY[l, 0], LAY[l, 1]
-    opt, oqt, ou, ogh, olam, odk = FO[l, F_PT], FO[l, F_QT], FO[l, F_U], FO[l, F_GH], FO[l, F_LAM], FO[l, F_DK]
+    P, Q, U, GH = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(fw, FO, l, F_U, n), field(fw, FO, l, F_GH, n)
+    LAM, DK = field(fw, FO, l, F_LAM, n), field(fw, FO, l, F_DK, n)
     for i in range(n):
-        p = fw[opt + i]
-        q = fw[oqt + i]
-        dth, dk = kick_grad(p, q, kick(p, q, fw[ou + i])[1])
-        gh = fw[ogh + i]
-        fw[olam + i] = gh * dth
-        fw[odk + i] = gh * dk
+        dth, dk = kick_grad(P[i], Q[i], kick(P[i], Q[i], U[i])[1])
+        LAM[i] = GH[i] * dth
+        DK[i] = GH[i] * dk
     if l > 1:
-        ohp, oghp = FO[l - 1, F_H], FO[l - 1, F_GH]
-        for j in range(LAY[l - 1, 0]):
-            rj = fw[ohp + j] / pi
-            wj = wo + j * n
+        nprev = LAY[l - 1, 0]
+        Hp, GHp = field(fw, FO, l - 1, F_H, nprev), field(fw, FO, l - 1, F_GH, nprev)
+        for j in range(nprev):
+            rj = Hp[j] / pi
+            W, GW = WK[wo + j * n:wo + (j + 1) * n], gP[wo + j * n:wo + (j + 1) * n]
             gr = rj * 0
             for i in range(n):
-                gu = fw[odk + i]
-                gP[wj + i] += rj * gu
-                gr += WK[wj + i] * gu
-            fw[oghp + j] = gr / pi
+                GW[i] += rj * DK[i]
+                gr += W[i] * DK[i]
+            GHp[j] = gr / pi
 
-# %% ../nbs/05_ttfs.ipynb #e4451cf6
-@kernel_jit
+# %% ../nbs/05_ttfs.ipynb #6f226fac
+@inline_jit
 def pulse_adjoint(l, g, need_ge, WK, par, LAY, FO, IO, fw, iw, gP):
     "Adjoint of group `g`'s pulse on layer `l`: updates `F_LAM`, adds weight gradients, writes event adjoints `F_GE`."
     kappa = par[P_KAPPA]
     n, wo = LAY[l, 0], LAY[l, 1]
-    otp, otm, otq = FO[l, F_TP] + g * n, FO[l, F_TQM] + g * n, FO[l, F_TQP] + g * n
-    olam, odk, oge, oaw, oqc = FO[l, F_LAM], FO[l, F_DK], FO[l, F_GE], FO[l, F_AW], FO[l, F_QC]
-    oj = IO[l, I_EVJ]
+    TP = fw[FO[l, F_TP] + g * n:FO[l, F_TP] + (g + 1) * n]
+    TM = fw[FO[l, F_TQM] + g * n:FO[l, F_TQM] + (g + 1) * n]
+    TQ = fw[FO[l, F_TQP] + g * n:FO[l, F_TQP] + (g + 1) * n]
+    LAM, DK, AW, QC = (field(fw, FO, l, F_LAM, n), field(fw, FO, l, F_DK, n), field(fw, FO, l, F_AW, n),
+                       field(fw, FO, l, F_QC, n))
+    oj, oge = IO[l, I_EVJ], FO[l, F_GE]
     e0, e1 = iw[IO[l, I_GS] + g], iw[IO[l, I_GS] + g + 1]
     tsum = kappa * 0
     for i in range(n):  # vectorised; dh/dtheta = |v-|^2/|v+|^2, dh/dk = p^2/|v+|^2
-        p, qm, qp, lam = fw[otp + i], fw[otm + i], fw[otq + i], fw[olam + i]
-        a = lam / (p * p + qp * qp)
-        fw[odk + i] = a * (p * p)
-        lm = a * (p * p + qm * qm)
+        p, lam = TP[i], LAM[i]
+        a = lam / (p * p + TQ[i] * TQ[i])
+        DK[i] = a * (p * p)
+        lm = a * (p * p + TM[i] * TM[i])
         tsum += lm - lam
-        fw[olam + i] = lm
-        fw[oaw + i] = a
+        LAM[i] = lm
+        AW[i] = a
     if need_ge and e1 - e0 == 1:
         fw[oge + e0] = kappa * tsum
     elif need_ge:  # simultaneous events: replay the group's pulses one by one
         for i in range(n):
-            fw[oqc + i] = fw[otm + i]
+            QC[i] = TM[i]
         for ee in range(e0, e1):
-            wj = wo + iw[oj + ee] * n
+            W = WK[wo + iw[oj + ee] * n:wo + (iw[oj + ee] + 1) * n]
             acc_t = tsum * 0
             for i in range(n):
-                qa = fw[oqc + i]
-                qn = kick(fw[otp + i], qa, WK[wj + i])[1]
-                acc_t += fw[oaw + i] * (qa * qa - qn * qn)
-                fw[oqc + i] = qn
+                qa = QC[i]
+                qn = kick(TP[i], qa, W[i])[1]
+                acc_t += AW[i] * (qa * qa - qn * qn)
+                QC[i] = qn
             fw[oge + ee] = kappa * acc_t
     for ee in range(e0, e1):
-        wj = wo + iw[oj + ee] * n
+        GW = gP[wo + iw[oj + ee] * n:wo + (iw[oj + ee] + 1) * n]
         for i in range(n):
-            gP[wj + i] += fw[odk + i]
+            GW[i] += DK[i]
 
-# %% ../nbs/05_ttfs.ipynb #f0121c2f
+# %% ../nbs/05_ttfs.ipynb #41817e08
 @kernel_jit
 def layer_backward(l, need_ge, WK, par, LAY, FO, IO, fw, iw, cnt, gP, n_w):
     "Adjoint of layer `l`'s events: `F_LAM` holds dL/dtheta(T), `F_GS` the spike adjoints; writes `F_GE`."
@@ -424,9 +430,10 @@ def layer_backward(l, need_ge, WK, par, LAY, FO, IO, fw, iw, cnt, gP, n_w):
             break
         g -= 1
         pulse_adjoint(l, g, need_ge, WK, par, LAY, FO, IO, fw, iw, gP)
-    no = LAY[l, 2]
-    for i in range(LAY[l, 0]):
-        gP[n_w + no + i] += fw[olam + i]
+    n, no = LAY[l, 0], LAY[l, 2]
+    G0, LAM = gP[n_w + no:n_w + no + n], field(fw, FO, l, F_LAM, n)
+    for i in range(n):
+        G0[i] += LAM[i]
 
 
 @kernel_jit
@@ -436,7 +443,7 @@ def event_adjoints_to_spikes(l, FO, IO, fw, iw, cnt):
     for e in range(cnt[l, 0]):
         fw[ogsp + iw[ope + e]] = fw[oge + e]
 
-# %% ../nbs/05_ttfs.ipynb #55f985d1
+# %% ../nbs/05_ttfs.ipynb #542d9160
 @kernel_jit
 def sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt, gP, n_w,
                T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG):
@@ -467,7 +474,7 @@ def sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw
         if l > 1:
             event_adjoints_to_spikes(l, FO, IO, fw, iw, cnt)
 
-# %% ../nbs/05_ttfs.ipynb #fcc226e4
+# %% ../nbs/05_ttfs.ipynb #0b1a7873
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def run_samples(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, CNT, GP, n_w,
                 T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG):
@@ -480,7 +487,11 @@ def run_samples(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, 
             sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW[c], IW[c], CNT[c], GP[c], n_w,
                        T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG)
 
-# %% ../nbs/05_ttfs.ipynb #aed76c03
+# %% ../nbs/05_ttfs.ipynb #a1c2256b
+run_samples_serial = njit(cache=True, error_model="numpy", fastmath=FASTMATH)(run_samples.py_func)
+SERIAL_WORK = 2_000_000  # batch size x weights below which the chunks run serially
+
+# %% ../nbs/05_ttfs.ipynb #cde1b12f
 class FlatParams(NamedTuple):
     "The network's parameters and scalars as the kernels read them."
     WK: np.ndarray  # W^T / c of every layer, flattened
@@ -498,7 +509,7 @@ def result_arrays(alloc, B, sizes, dtype):
                 correct=alloc(B, np.int64), nspk=alloc((B, max(n_hid, 1)), np.int64), nbefore=alloc(B, np.int64),
                 flag=alloc(B, np.int64))
 
-# %% ../nbs/05_ttfs.ipynb #db0275f5
+# %% ../nbs/05_ttfs.ipynb #c5b2121d
 class CPUBackend:
     "The CPU kernels: `run_samples` on `4 * numba threads` chunks, workspaces cached between calls."
     name = "cpu"
@@ -517,9 +528,10 @@ class CPUBackend:
         ng = flat.n_w + sum(sizes[1:]) if mode else 1
         FW, IW, CNT, GP = self._workspace(nch, layout.nf, layout.ni, L, ng, dtype)
         out = result_arrays(np.zeros, B, sizes, dtype)
-        run_samples(mode, XT, LAB, GOUT, flat.WK, flat.P0, flat.Q0, flat.par, flat.LAY, layout.FO, layout.IO,
-                    layout.CAP, FW, IW, CNT, GP, flat.n_w, out["t_out"], out["t_first"], out["loss"], out["correct"],
-                    out["nspk"], out["nbefore"], out["flag"])
+        run = run_samples_serial if B * len(flat.WK) < SERIAL_WORK else run_samples
+        run(mode, XT, LAB, GOUT, flat.WK, flat.P0, flat.Q0, flat.par, flat.LAY, layout.FO, layout.IO, layout.CAP,
+            FW, IW, CNT, GP, flat.n_w, out["t_out"], out["t_first"], out["loss"], out["correct"], out["nspk"],
+            out["nbefore"], out["flag"])
         out["nspk"] = out["nspk"][:, :sum(sizes[1:-1])]
         if mode:
             out["grad"] = GP.sum(axis=0, dtype=np.float64)
