@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['sweep_vjp', 'vjp_core', 'output_times_vjp', 'trial_vjp', 'output_times_vjp_batch']
 
-# %% ../nbs/03_gradients.ipynb #530bb92a
+# %% ../nbs/03_gradients.ipynb #cc35094d
 import math
 
 import numpy as np
@@ -31,6 +31,7 @@ from smoothgrad.pseudo import (
     output_times_kernel,
     pseudo_phase_kernel,
     softplus,
+    softplus_grad,
     softplus_ratio,
 )
 from .reference import check_grad  # noqa: F401  (the finite-difference checker, re-exported)
@@ -49,7 +50,7 @@ from smoothgrad.simulate import (
 
 _jit = njit(cache=True, error_model="numpy")
 
-# %% ../nbs/03_gradients.ipynb #19720a79
+# %% ../nbs/03_gradients.ipynb #9fb8f564
 @_jit
 def _pseudo_vjp(p, w, xT, phi_bar, per_bar, xT_bar, gw):
     "Add the adjoint of `pseudo_phase_kernel` to `xT_bar` (2, N) and `gw` (N, N), given `phi_bar`, `per_bar` (N,)."
@@ -63,9 +64,14 @@ def _pseudo_vjp(p, w, xT, phi_bar, per_bar, xT_bar, gw):
             continue
         if p.kind == QIF_KIND:
             c = p.tau * math.pi / per[i]
-            dV, c_dc = phase_grad_scaled(xT[0, i], c, p.tau)
+            if c > 1e-100:
+                dV, dc = phase_grad(xT[0, i], c, p.tau)
+                c_bar = -per[i] / c * per_bar[i] + dc * phi_bar[i]
+                u_bar[i] = c_bar / (2.0 * c) * softplus_grad(x[i], p.alpha)
+            else:  # tiny drive: only products that stay finite
+                dV, c_dc = phase_grad_scaled(xT[0, i], c, p.tau)
+                u_bar[i] = (-per[i] * per_bar[i] + c_dc * phi_bar[i]) * 0.5 * softplus_ratio(x[i], p.alpha)
             xT_bar[0, i] += dV * phi_bar[i]
-            u_bar[i] = (-per[i] * per_bar[i] + c_dc * phi_bar[i]) * 0.5 * softplus_ratio(x[i], p.alpha)
             xT_bar[1, i] += u_bar[i]
         else:
             _, dphi, dw = theta_H_grad(xT[0, i], x[i], p.c, p.tau)
@@ -84,7 +90,7 @@ def _pseudo_vjp(p, w, xT, phi_bar, per_bar, xT_bar, gw):
             else:
                 xT_bar[0, j] += r_bar / p.period
 
-# %% ../nbs/03_gradients.ipynb #fac54390
+# %% ../nbs/03_gradients.ipynb #c4d97c78
 @_jit
 def _flow_vjp(p, X, dt, k, Xb):
     N = X.shape[1]
@@ -114,7 +120,7 @@ def _flow_vjp(p, X, dt, k, Xb):
             dt_bar += Vb * dVdt
     return dt_bar
 
-# %% ../nbs/03_gradients.ipynb #a93413a3
+# %% ../nbs/03_gradients.ipynb #6320e60c
 @_jit
 def _jump_vjp(p, w, w_in, src, Xprev, dt, is_input, j, Xb, gw, gw_in):
     "Adjoint of the jump of event (input `j` or spike of neuron `j`), in place on `Xb`; adds the weight gradients."
@@ -148,7 +154,7 @@ def _spike_time_vjp(p, Xprev, j, t_bar_e, Xb):
         Xb[0, j] += t_bar_e * gV
     Xb[1, j] += t_bar_e * gI
 
-# %% ../nbs/03_gradients.ipynb #47a91c79
+# %% ../nbs/03_gradients.ipynb #e0a9d2a9
 @_jit
 def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_bar, gw, gw_in, gtin):
     """Internal API: reverse sweep over the events of one trial (the adjoint of its ordinary dynamics).
@@ -182,7 +188,7 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
                 t_bar[e - 1] += t_bar[e]
             _spike_time_vjp(p, ev_X[e], j, t_bar[e], Xb)
 
-# %% ../nbs/03_gradients.ipynb #fb16be8a
+# %% ../nbs/03_gradients.ipynb #d01e13b1
 @_jit
 def _output_cotangents(ev_kind, ev_idx, K, n, cot, t_bar, phi_bar, per_bar):
     "Split the output cotangent `cot` (N, n) into event-time cotangents and pseudo-phase / period cotangents."
@@ -229,7 +235,7 @@ def vjp_core(p, w, w_in, tin, src, T, ev_t, ev_kind, ev_idx, ev_X, xT, n, cot, o
     gx0[:] = Xb
     return 0
 
-# %% ../nbs/03_gradients.ipynb #ebe6ce2f
+# %% ../nbs/03_gradients.ipynb #97e2422f
 def _check_cot(cotangent, shape, name="cotangent"):
     cot = np.ascontiguousarray(float_array(name, cotangent))
     if cot.shape != shape:
@@ -271,7 +277,7 @@ def _unsort(g_sorted, order):
     np.put_along_axis(g, order, g_sorted, -1)
     return g
 
-# %% ../nbs/03_gradients.ipynb #8c10bb54
+# %% ../nbs/03_gradients.ipynb #12eefcb7
 def output_times_vjp(
     neuron,  # a `QIF`, `LIF` or `Theta` instance
     w,  # (N, N) recurrent weights, row = postsynaptic
@@ -304,7 +310,7 @@ def output_times_vjp(
     grads = dict(w=gw, w_in=gw_in, input_times=_unsort(gtin, order), x0=gx0[0] if p.kind == THETA_KIND else gx0)
     return out, _check_grads_finite(grads)
 
-# %% ../nbs/03_gradients.ipynb #7ea1a7a2
+# %% ../nbs/03_gradients.ipynb #8329b2f4
 @_jit
 def _sweep_vjp_rows(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_bar, gw, gw_in, gtin):
     "`sweep_vjp` for R cotangents of one trial (leading axis R of `t_bar`, `Xb`, `pole_bar` and the outputs)."
@@ -345,7 +351,7 @@ def _trial_cotangents(p, trial, spike_times_bar, state_T_bar, pole_bar):
             raise ValueError("pole_bar must be zero for neurons not at their pole at T (V_T < inf)")
     return R, t_bar, Xb, pb
 
-# %% ../nbs/03_gradients.ipynb #7f34dad4
+# %% ../nbs/03_gradients.ipynb #4c2d0a6e
 def trial_vjp(
     trial,  # a `Trial` from `simulate` (QIF, LIF or theta)
     spike_times_bar=None,  # (K,) cotangents of `trial.spike_times` (Trial order); None = zeros
@@ -372,7 +378,7 @@ def trial_vjp(
     g = _check_grads_finite(g if R is not None else {k: v[0] for k, v in g.items()})
     return g
 
-# %% ../nbs/03_gradients.ipynb #856af42b
+# %% ../nbs/03_gradients.ipynb #73d0fc54
 @njit(cache=True, parallel=True, error_model="numpy")
 def _vjp_batch(p, w, w_in, tin, src, T, x0, max_events, n, cot, out, gw, gw_in, gtin, gx0):
     B = tin.shape[0]

@@ -5,20 +5,20 @@
 # %% auto #0
 __all__ = ['QIF_KIND', 'LIF_KIND', 'THETA_KIND', 'hom', 'dS_dI', 'rotation', 'qif_flow', 'qif_s_star', 'qif_time_to_spike',
            'qif_spike_grad', 'qif_flow_grad', 'lif_flow_grad', 'lif_flow', 'lif_crossing', 'lif_time_to_spike',
-           'lif_spike_grad', 'phase', 'phase_grad_scaled', 'phase_grad', 'phase_voltage', 'theta_H', 'theta_H_grad',
+           'lif_spike_grad', 'phase', 'phase_grad', 'phase_grad_scaled', 'phase_voltage', 'theta_H', 'theta_H_grad',
            'QIF', 'LIF', 'Theta', 'NeuronParams', 'neuron_params']
 
-# %% ../nbs/00_neurons.ipynb #9bd6723b
+# %% ../nbs/00_neurons.ipynb #179929fd
 import math
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-# %% ../nbs/00_neurons.ipynb #19b70f1e
+# %% ../nbs/00_neurons.ipynb #a9626647
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
-# %% ../nbs/00_neurons.ipynb #e0717866
+# %% ../nbs/00_neurons.ipynb #a3c4a413
 @_jit
 def hom(V):
     "Homogeneous coordinates `(a, b)` of a voltage, `V = a / b`, `b >= 0`, finite also for `V = -inf`."
@@ -56,7 +56,7 @@ def rotation(I, s):
         S = math.tanh(p * s) / p
     return C, S, -0.5 * s * S, dS_dI(I, s, C, S)
 
-# %% ../nbs/00_neurons.ipynb #ff5149e7
+# %% ../nbs/00_neurons.ipynb #fb1823cf
 @_jit
 def _qif_flow_parts(V, I, dt, tau):
     "The pieces of the QIF flow shared by `qif_flow` and `qif_flow_grad`: `(e, a, b, C, S, dC, dS, D, V1, I1)`."
@@ -74,7 +74,7 @@ def qif_flow(V, I, dt, tau):
     parts = _qif_flow_parts(V, I, dt, tau)
     return parts[8], parts[9]
 
-# %% ../nbs/00_neurons.ipynb #0d8c4e58
+# %% ../nbs/00_neurons.ipynb #6cb48031
 @_jit
 def qif_s_star(a, b, I):
     "Value of `s` at which the QIF flow from `V = a/b` with current `I` blows up (`inf` if never)."
@@ -121,7 +121,7 @@ def qif_flow_grad(V, I, dt, tau):
     dV1_ddt = (V1 * (V1 - 1.0) + I1) / tau
     return V1, I1, dV1_dV, dV1_dI, dV1_ddt
 
-# %% ../nbs/00_neurons.ipynb #4938ec5e
+# %% ../nbs/00_neurons.ipynb #aca9a017
 @_jit
 def lif_flow_grad(V, I, dt, tau):
     "`(V1, I1, dV1/dV, dV1/dI, dV1/ddt)` of `lif_flow`."
@@ -173,7 +173,7 @@ def lif_spike_grad(V, I, tau, threshold):
     vdot = (I * x * x - threshold) / tau
     return -x / vdot, -(x - x * x) / vdot
 
-# %% ../nbs/00_neurons.ipynb #e0c49a73
+# %% ../nbs/00_neurons.ipynb #ae6c34b9
 @_jit
 def phase(V, c, tau):
     "Phase `(tau/c)(arctan((V - 1/2)/c) + pi/2)` in `[0, tau pi / c]` of a QIF with drive `c^2`; `V = -inf` -> 0."
@@ -182,21 +182,27 @@ def phase(V, c, tau):
 
 
 @_jit
-def phase_grad_scaled(V, c, tau):
-    "`(dphase/dV, c dphase/dc)` of `phase`; the scaled form stays finite for drives `c` down to `tau / 1e308`."
+def _phase_grad_parts(V, c, tau):
+    "`(dphase/dV, q)` with `dphase/dc = -(tau / c^2) q`: the pieces of `phase_grad` and `phase_grad_scaled`."
     a, b = hom(V)
     X = a - 0.5 * b  # (V - 1/2) b
     Y = c * b
     den = X * X + Y * Y
-    psi = math.atan2(Y, -X)
-    return tau * b * b / den, -(tau / c) * (psi + X * Y / den)
+    return tau * b * b / den, math.atan2(Y, -X) + X * Y / den
 
 
 @_jit
 def phase_grad(V, c, tau):
     "`(dphase/dV, dphase/dc)` of `phase`."
-    dV, c_dc = phase_grad_scaled(V, c, tau)
-    return dV, c_dc / c
+    dV, q = _phase_grad_parts(V, c, tau)
+    return dV, -(tau / (c * c)) * q
+
+
+@_jit
+def phase_grad_scaled(V, c, tau):
+    "`(dphase/dV, c dphase/dc)` of `phase`; the scaled form stays finite for drives `c` down to `tau / 1e308`."
+    dV, q = _phase_grad_parts(V, c, tau)
+    return dV, -(tau / c) * q
 
 
 @_jit
@@ -222,7 +228,7 @@ def theta_H_grad(phi, w, c, tau):
     den = sn * sn + u * u
     return (tau / c) * math.atan2(sn, u), 1.0 / den, (tau / (c * c)) * sn * sn / den
 
-# %% ../nbs/00_neurons.ipynb #6ad06859
+# %% ../nbs/00_neurons.ipynb #49f2cd88
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
@@ -274,7 +280,7 @@ def _lif_tts_arrays(V, I, tau, threshold, out):
     for k in range(V.size):
         out[k] = lif_time_to_spike(V[k], I[k], tau, threshold)
 
-# %% ../nbs/00_neurons.ipynb #ce672ef8
+# %% ../nbs/00_neurons.ipynb #517d787f
 class _CurrentNeuron:
     """Shared array interface of the two models with an exponentially decaying synaptic current.
 
@@ -305,7 +311,7 @@ class _CurrentNeuron:
         self._tts_arrays(V.ravel(), I.ravel(), out.reshape(-1))
         return out
 
-# %% ../nbs/00_neurons.ipynb #46a23daa
+# %% ../nbs/00_neurons.ipynb #f7cba694
 class QIF(_CurrentNeuron):
     """Quadratic integrate-and-fire neuron with exponentially decaying synaptic current, tau_s = tau/2.
 
@@ -354,7 +360,7 @@ class LIF(_CurrentNeuron):
     def __repr__(self):
         return f"LIF(tau={self.tau}, threshold={self.threshold})"
 
-# %% ../nbs/00_neurons.ipynb #118df027
+# %% ../nbs/00_neurons.ipynb #823e02f1
 class Theta:
     """Theta neuron (QIF with tonic current `I0 > 1/4` and delta-pulse inputs), MNIST values by default.
 
@@ -401,7 +407,7 @@ class Theta:
     def __repr__(self):
         return f"Theta(tau={self.tau}, I0={self.I0})"
 
-# %% ../nbs/00_neurons.ipynb #dcbd7b82
+# %% ../nbs/00_neurons.ipynb #5dd729ff
 class NeuronParams(NamedTuple):
     """Internal API of the kernels: the numbers of a neuron model, as a record `@njit` functions accept.
 
