@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['REPO_DIR', 'CHECKOUT_NOTEBOOKS', 'PACKAGED_NOTEBOOKS', 'MODES', 'FIGURES_MODULES', 'MAX_JOBS', 'RESERVED_PARAMETERS',
            'NotebooksNotFound', 'is_checkout', 'notebooks_dir', 'resolve_out_dir', 'resolve_runs_dir', 'list_notebooks',
-           'missing_figures_modules', 'figures_extra_message', 'has_parameters_cell', 'run_notebook',
-           'describe_failure', 'run_all', 'update_run_log', 'parse_args', 'main', 'cli']
+           'missing_figures_modules', 'figures_extra_message', 'parameters_source', 'has_parameters_cell',
+           'run_notebook', 'describe_failure', 'run_all', 'update_run_log', 'parse_args', 'main', 'cli']
 
-# %% ../nbs/13_reproduce.ipynb #0270563b
+# %% ../nbs/13_reproduce.ipynb #387d0b68
 import argparse
 import ast
 import importlib.util
@@ -34,7 +34,7 @@ from smoothgrad.results import (  # noqa: F401  (save_results, savefig, use_styl
     write_results,
 )
 
-# %% ../nbs/13_reproduce.ipynb #0796f2e0
+# %% ../nbs/13_reproduce.ipynb #c0f79f74
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -68,7 +68,7 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/13_reproduce.ipynb #7676ab70
+# %% ../nbs/13_reproduce.ipynb #d0195edc
 def _resolve_dir(path, default, arg):
     "`path` (None: `./default`) as an absolute folder path; a TypeError/ValueError names `arg`."
     if path is None:
@@ -94,7 +94,7 @@ def resolve_runs_dir(runs_dir=None) -> Path:
     "The absolute folder for executed copies and checkpoints: `./runs` of the working directory if None (not created)."
     return _resolve_dir(runs_dir, "runs", "runs_dir")
 
-# %% ../nbs/13_reproduce.ipynb #894052eb
+# %% ../nbs/13_reproduce.ipynb #49b2f826
 def list_notebooks(nb_dir, only=None) -> list:
     "Paths of the experiment notebooks in `nb_dir` (`*.ipynb`, not `_*` or `.*`), in paper order; `only`: names."
     if only is not None and (isinstance(only, str) or not all(isinstance(n, str) for n in only)):
@@ -109,7 +109,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=figure_order)]
 
-# %% ../nbs/13_reproduce.ipynb #94d76023
+# %% ../nbs/13_reproduce.ipynb #1595fcb4
 FIGURES_MODULES = ("papermill", "nbformat", "nbclient", "ipykernel", "dask.distributed")
 
 
@@ -130,15 +130,21 @@ def figures_extra_message(missing) -> str:
     return (f"running the experiment notebooks needs the [figures] extra (missing: {', '.join(missing)}); "
             'install it with: pip install "smoothgrad[figures]"')
 
-# %% ../nbs/13_reproduce.ipynb #c466150f
-def has_parameters_cell(nb_path) -> bool:
-    "Whether the notebook has a cell tagged `parameters` (papermill's injection point)."
+# %% ../nbs/13_reproduce.ipynb #2ed27658
+def parameters_source(nb_path) -> str | None:
+    "The source of the notebook's cell tagged `parameters` (papermill's injection point), or None."
     try:
         nb = json.loads(Path(nb_path).read_text())
-        cells = nb["cells"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        src = cells[0]["source"] if cells else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{nb_path}: not a readable notebook ({type(e).__name__}: {e})") from None
-    return any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells)
+    return None if src is None else "".join(src) if isinstance(src, list) else str(src)
+
+
+def has_parameters_cell(nb_path) -> bool:
+    "Whether the notebook has a cell tagged `parameters`."
+    return parameters_source(nb_path) is not None
 
 
 class _env:
@@ -169,7 +175,7 @@ def _kernel_env(runs_dir):
         env["NUMBA_CACHE_DIR"] = str(Path(runs_dir) / "numba-cache")
     return env
 
-# %% ../nbs/13_reproduce.ipynb #d0c8c7df
+# %% ../nbs/13_reproduce.ipynb #2c731765
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -202,7 +208,7 @@ class _ProgressStream:
         if self.pending:
             self._emit()
 
-# %% ../nbs/13_reproduce.ipynb #70640776
+# %% ../nbs/13_reproduce.ipynb #08a73900
 def _first_line(src):
     lines = [ln for ln in str(src).splitlines() if ln.strip() and not ln.startswith("#|")]
     return (lines[0] if lines else "").strip()[:120]
@@ -227,7 +233,7 @@ def _execute(nb_path, output, params, cwd, timeout, progress):
                     line=_failing_line(e.traceback), error=f"{e.ename}: {e.evalue}")
     return {}
 
-# %% ../nbs/13_reproduce.ipynb #4d5e54c2
+# %% ../nbs/13_reproduce.ipynb #abd1cab2
 def run_notebook(nb_path,  # the experiment notebook (.ipynb)
                  out_dir,  # folder for its figures and JSON (None: ./figures), passed as absolute `out_dir`
                  runs_dir,  # executed copy `<runs_dir>/<mode>/<name>.ipynb`, checkpoints (None: ./runs)
@@ -254,12 +260,15 @@ def run_notebook(nb_path,  # the experiment notebook (.ipynb)
         output = runs_dir / mode / nb_path.name
         rec["output"] = str(output)
         cwd = str(Path(cwd or os.getcwd()).resolve())
-        if not has_parameters_cell(nb_path):
+        declared = parameters_source(nb_path)
+        if declared is None:
             raise ValueError(f"{nb_path.name} has no cell tagged 'parameters': papermill would put the "
                              "injected values above the defaults, which then overwrite them")
         out_dir.mkdir(parents=True, exist_ok=True)
         output.parent.mkdir(parents=True, exist_ok=True)
-        params = dict(mode=mode, out_dir=str(out_dir), runs_dir=str(runs_dir), **(parameters or {}))
+        params = dict(mode=mode, out_dir=str(out_dir), **(parameters or {}))
+        if re.search(r"^runs_dir\s*=", declared, flags=re.M):  # only notebooks that write run files take it
+            params["runs_dir"] = str(runs_dir)
         progress = _ProgressStream(name, progress_every) if progress_every else None
         with _env(**_kernel_env(runs_dir)):
             rec.update(_execute(nb_path, output, params, cwd, timeout, progress))
@@ -274,7 +283,7 @@ def run_notebook(nb_path,  # the experiment notebook (.ipynb)
     rec["seconds"] = round(time.perf_counter() - t0, 2)
     return rec
 
-# %% ../nbs/13_reproduce.ipynb #4e1bb5e6
+# %% ../nbs/13_reproduce.ipynb #617ef67c
 def describe_failure(rec) -> str:
     "One paragraph naming the failed notebook, the failing cell and the error."
     if rec.get("cell") is not None:
@@ -285,7 +294,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/13_reproduce.ipynb #dc0478ac
+# %% ../nbs/13_reproduce.ipynb #c37f01cc
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -303,7 +312,7 @@ def _check_jobs(jobs):
 
 MAX_JOBS = 1024  # worker processes of a local cluster at most (one notebook each: there are 11)
 
-# %% ../nbs/13_reproduce.ipynb #39453a74
+# %% ../nbs/13_reproduce.ipynb #624456bc
 def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, parameters=None,
             timeout=None, serial=False, log=print, progress_every=None) -> list:
     """Run `notebooks` (paths) and return their records (see `run_notebook`) in completion order.
@@ -354,7 +363,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/13_reproduce.ipynb #323f6ba3
+# %% ../nbs/13_reproduce.ipynb #e256bdf1
 def update_run_log(out_dir, recs) -> dict:
     "Merge run records into `<out_dir>/runs.json`; returns the merged log."
     p = Path(out_dir) / "runs.json"
@@ -367,7 +376,7 @@ def update_run_log(out_dir, recs) -> dict:
     p.write_text(json.dumps(log, indent=1))
     return log
 
-# %% ../nbs/13_reproduce.ipynb #d5ce8c43
+# %% ../nbs/13_reproduce.ipynb #0d2fe0a5
 RESERVED_PARAMETERS = ("mode", "out_dir", "runs_dir")
 
 
@@ -406,7 +415,7 @@ def _param(s):
         raise argparse.ArgumentTypeError(f"parameter {k}: value must be a finite literal, got {v!r}")
     return k, v
 
-# %% ../nbs/13_reproduce.ipynb #216f003c
+# %% ../nbs/13_reproduce.ipynb #88b5d183
 def _number(kind, lo, name):
     "argparse type: a finite `kind` number >= lo."
     def parse(s):
@@ -438,7 +447,7 @@ def _folder(name, default):
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-# %% ../nbs/13_reproduce.ipynb #05a6c74b
+# %% ../nbs/13_reproduce.ipynb #f138c1f4
 def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     "Command-line options of `smoothgrad reproduce` (see `--help`)."
     p = _Parser(prog=prog, description="Run the experiment notebooks and write figures and results.md.")
@@ -470,7 +479,7 @@ def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     a.runs = resolve_runs_dir(a.runs)
     return a
 
-# %% ../nbs/13_reproduce.ipynb #245d58a0
+# %% ../nbs/13_reproduce.ipynb #70cf0c2a
 def _reproduce(a) -> int:
     nb_dir = notebooks_dir(a.notebooks)
     nbs = list_notebooks(nb_dir, a.only)
@@ -501,7 +510,7 @@ def _reproduce(a) -> int:
         return 1
     return 0
 
-# %% ../nbs/13_reproduce.ipynb #2bf4ae31
+# %% ../nbs/13_reproduce.ipynb #e0c30b9a
 def main(argv=None, prog="python -m smoothgrad.reproduce") -> int:
     "Entry point of `smoothgrad reproduce`, `smoothgrad-reproduce` and `python -m smoothgrad.reproduce`: exit status."
     try:
@@ -539,7 +548,7 @@ def cli(argv=None) -> int:
         return 2
     return main(argv[1:], prog="smoothgrad reproduce")
 
-# %% ../nbs/13_reproduce.ipynb #8cd7d947
+# %% ../nbs/13_reproduce.ipynb #82e92ec4
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())
