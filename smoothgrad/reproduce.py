@@ -8,7 +8,7 @@ __all__ = ['REPO_DIR', 'CHECKOUT_NOTEBOOKS', 'PACKAGED_NOTEBOOKS', 'MODES', 'FIG
            'missing_figures_modules', 'figures_extra_message', 'parameters_source', 'has_parameters_cell',
            'run_notebook', 'describe_failure', 'run_all', 'update_run_log', 'parse_args', 'main', 'cli']
 
-# %% ../nbs/13_reproduce.ipynb #387d0b68
+# %% ../nbs/13_reproduce.ipynb #e809119f
 import argparse
 import ast
 import importlib.util
@@ -34,7 +34,7 @@ from smoothgrad.results import (  # noqa: F401  (save_results, savefig, use_styl
     write_results,
 )
 
-# %% ../nbs/13_reproduce.ipynb #c0f79f74
+# %% ../nbs/13_reproduce.ipynb #e661a7df
 try:
     PKG_DIR = Path(__file__).resolve().parent
 except NameError:  # executed as the notebook: the package it exports to
@@ -68,7 +68,7 @@ def notebooks_dir(path=None) -> Path:
         raise NotebooksNotFound(f"experiment notebooks not found: {d} is not a folder.{hint}")
     return d
 
-# %% ../nbs/13_reproduce.ipynb #d0195edc
+# %% ../nbs/13_reproduce.ipynb #cac39a53
 def _resolve_dir(path, default, arg):
     "`path` (None: `./default`) as an absolute folder path; a TypeError/ValueError names `arg`."
     if path is None:
@@ -94,7 +94,7 @@ def resolve_runs_dir(runs_dir=None) -> Path:
     "The absolute folder for executed copies and checkpoints: `./runs` of the working directory if None (not created)."
     return _resolve_dir(runs_dir, "runs", "runs_dir")
 
-# %% ../nbs/13_reproduce.ipynb #49b2f826
+# %% ../nbs/13_reproduce.ipynb #e5da41ff
 def list_notebooks(nb_dir, only=None) -> list:
     "Paths of the experiment notebooks in `nb_dir` (`*.ipynb`, not `_*` or `.*`), in paper order; `only`: names."
     if only is not None and (isinstance(only, str) or not all(isinstance(n, str) for n in only)):
@@ -109,7 +109,7 @@ def list_notebooks(nb_dir, only=None) -> list:
         nbs = {n: nbs[n] for n in only}
     return [nbs[n] for n in sorted(nbs, key=figure_order)]
 
-# %% ../nbs/13_reproduce.ipynb #1595fcb4
+# %% ../nbs/13_reproduce.ipynb #d821acad
 FIGURES_MODULES = ("papermill", "nbformat", "nbclient", "ipykernel", "dask.distributed")
 
 
@@ -130,7 +130,7 @@ def figures_extra_message(missing) -> str:
     return (f"running the experiment notebooks needs the [figures] extra (missing: {', '.join(missing)}); "
             'install it with: pip install "smoothgrad[figures]"')
 
-# %% ../nbs/13_reproduce.ipynb #2ed27658
+# %% ../nbs/13_reproduce.ipynb #1f0f2341
 def parameters_source(nb_path) -> str | None:
     "The source of the notebook's cell tagged `parameters` (papermill's injection point), or None."
     try:
@@ -175,7 +175,7 @@ def _kernel_env(runs_dir):
         env["NUMBA_CACHE_DIR"] = str(Path(runs_dir) / "numba-cache")
     return env
 
-# %% ../nbs/13_reproduce.ipynb #2c731765
+# %% ../nbs/13_reproduce.ipynb #bdc7e582
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -208,7 +208,7 @@ class _ProgressStream:
         if self.pending:
             self._emit()
 
-# %% ../nbs/13_reproduce.ipynb #08a73900
+# %% ../nbs/13_reproduce.ipynb #08ba7d32
 def _first_line(src):
     lines = [ln for ln in str(src).splitlines() if ln.strip() and not ln.startswith("#|")]
     return (lines[0] if lines else "").strip()[:120]
@@ -227,13 +227,14 @@ def _execute(nb_path, output, params, cwd, timeout, progress):
     from papermill.exceptions import PapermillExecutionError
     try:
         pm.execute_notebook(str(nb_path), str(output), parameters=params, kernel_name="python3", cwd=cwd,
-                            progress_bar=False, log_output=False, execution_timeout=timeout, stderr_file=progress)
+                            progress_bar=False, log_output=False, execution_timeout=timeout, stderr_file=progress,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel-app chatter (TCP notice)
     except PapermillExecutionError as e:
         return dict(cell=e.cell_index, exec_count=e.exec_count, source=_first_line(e.source),
                     line=_failing_line(e.traceback), error=f"{e.ename}: {e.evalue}")
     return {}
 
-# %% ../nbs/13_reproduce.ipynb #abd1cab2
+# %% ../nbs/13_reproduce.ipynb #9b2d7e34
 def run_notebook(nb_path,  # the experiment notebook (.ipynb)
                  out_dir,  # folder for its figures and JSON (None: ./figures), passed as absolute `out_dir`
                  runs_dir,  # executed copy `<runs_dir>/<mode>/<name>.ipynb`, checkpoints (None: ./runs)
@@ -283,7 +284,7 @@ def run_notebook(nb_path,  # the experiment notebook (.ipynb)
     rec["seconds"] = round(time.perf_counter() - t0, 2)
     return rec
 
-# %% ../nbs/13_reproduce.ipynb #617ef67c
+# %% ../nbs/13_reproduce.ipynb #9e679975
 def describe_failure(rec) -> str:
     "One paragraph naming the failed notebook, the failing cell and the error."
     if rec.get("cell") is not None:
@@ -294,7 +295,7 @@ def describe_failure(rec) -> str:
         where = "before or outside a cell"
     return f"FAILED {rec['name']}: {where}\n    {rec['error']}\n    executed copy: {rec['output']}"
 
-# %% ../nbs/13_reproduce.ipynb #c37f01cc
+# %% ../nbs/13_reproduce.ipynb #701cfbe0
 def _dask_client(jobs, scheduler):
     from dask.distributed import Client, LocalCluster
     if scheduler:
@@ -312,7 +313,7 @@ def _check_jobs(jobs):
 
 MAX_JOBS = 1024  # worker processes of a local cluster at most (one notebook each: there are 11)
 
-# %% ../nbs/13_reproduce.ipynb #624456bc
+# %% ../nbs/13_reproduce.ipynb #810e1699
 def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, parameters=None,
             timeout=None, serial=False, log=print, progress_every=None) -> list:
     """Run `notebooks` (paths) and return their records (see `run_notebook`) in completion order.
@@ -363,7 +364,7 @@ def run_all(notebooks, out_dir, runs_dir, mode="quick", jobs=2, scheduler=None, 
             cluster.close()
     return recs
 
-# %% ../nbs/13_reproduce.ipynb #e256bdf1
+# %% ../nbs/13_reproduce.ipynb #52067753
 def update_run_log(out_dir, recs) -> dict:
     "Merge run records into `<out_dir>/runs.json`; returns the merged log."
     p = Path(out_dir) / "runs.json"
@@ -376,7 +377,7 @@ def update_run_log(out_dir, recs) -> dict:
     p.write_text(json.dumps(log, indent=1))
     return log
 
-# %% ../nbs/13_reproduce.ipynb #0d2fe0a5
+# %% ../nbs/13_reproduce.ipynb #b43d2df5
 RESERVED_PARAMETERS = ("mode", "out_dir", "runs_dir")
 
 
@@ -415,7 +416,7 @@ def _param(s):
         raise argparse.ArgumentTypeError(f"parameter {k}: value must be a finite literal, got {v!r}")
     return k, v
 
-# %% ../nbs/13_reproduce.ipynb #88b5d183
+# %% ../nbs/13_reproduce.ipynb #944baff9
 def _number(kind, lo, name):
     "argparse type: a finite `kind` number >= lo."
     def parse(s):
@@ -447,7 +448,7 @@ def _folder(name, default):
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-# %% ../nbs/13_reproduce.ipynb #f138c1f4
+# %% ../nbs/13_reproduce.ipynb #de52e98c
 def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     "Command-line options of `smoothgrad reproduce` (see `--help`)."
     p = _Parser(prog=prog, description="Run the experiment notebooks and write figures and results.md.")
@@ -479,7 +480,7 @@ def parse_args(argv=None, prog="python -m smoothgrad.reproduce"):
     a.runs = resolve_runs_dir(a.runs)
     return a
 
-# %% ../nbs/13_reproduce.ipynb #70cf0c2a
+# %% ../nbs/13_reproduce.ipynb #87b4d24c
 def _reproduce(a) -> int:
     nb_dir = notebooks_dir(a.notebooks)
     nbs = list_notebooks(nb_dir, a.only)
@@ -510,7 +511,7 @@ def _reproduce(a) -> int:
         return 1
     return 0
 
-# %% ../nbs/13_reproduce.ipynb #e0c30b9a
+# %% ../nbs/13_reproduce.ipynb #646d60e5
 def main(argv=None, prog="python -m smoothgrad.reproduce") -> int:
     "Entry point of `smoothgrad reproduce`, `smoothgrad-reproduce` and `python -m smoothgrad.reproduce`: exit status."
     try:
@@ -548,7 +549,7 @@ def cli(argv=None) -> int:
         return 2
     return main(argv[1:], prog="smoothgrad reproduce")
 
-# %% ../nbs/13_reproduce.ipynb #82e92ec4
+# %% ../nbs/13_reproduce.ipynb #e94c114d
 #| eval: false
 if __name__ == "__main__" and "__file__" in globals():  # `python -m smoothgrad.reproduce`, not a notebook kernel
     sys.exit(main())
