@@ -105,7 +105,8 @@ def execute(path: Path):
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "IN_TEST")}  # inline backend: PNG
     env.update(PYTHONHASHSEED="0", SOURCE_DATE_EPOCH="0")
     client = NotebookClient(run, timeout=TIMEOUT, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(path.parent)}},
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP notice
     client.execute(env=env)
     for cell in run.cells:
         if cell.cell_type == "code":
