@@ -14,7 +14,7 @@ from smoothgrad.pseudo import (
     theta_ff_pseudo_vjp,
     trial_output_times,
 )
-from smoothgrad.reference import check_grad, one_sided
+from smoothgrad.reference import bracket, check_grad, one_sided
 from smoothgrad.simulate import simulate
 
 qif, lif, theta = QIF(), LIF(), Theta()
@@ -64,10 +64,7 @@ def test_c2_across_T(T):
     """As a spike crosses T, the n-th output time is continuous with continuous 1st and 2nd derivative."""
     for m in range(2):  # the first and then the second spike cross T
         f = lambda x: net2(x, T=T)[0, m]
-        lo, hi = QIF.w_min, 60.0
-        while hi - lo > 1e-13:
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if f(mid) > T else (lo, mid)
+        lo, hi = bracket(lambda x, f=f: f(x) > T, QIF.w_min, 60.0)
         for out in range(3):
             g = lambda x: net2(x, T=T)[0, out]
             L, R = one_sided(g, lo, 1e-5, -1), one_sided(g, lo, 1e-5, 1)
