@@ -8,7 +8,7 @@ __all__ = ['S2_NAMES', 'S2_INPUT_TIME', 'S2_INHIBITION', 'S2_OUT_EXC', 'S2_OUT_I
            'LayeredTrial', 'layered_forward', 'layered_output_times', 'layered_vjp', 'layered_traces', 's2_network',
            'check_finite_real', 's2_sweep', 's2_transitions']
 
-# %% ../nbs/04_layered.ipynb #132616c5
+# %% ../nbs/04_layered.ipynb #d10df61e
 import math
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from .simulate import check_positive, float_array, simulate
 
 _jit = njit(cache=True, error_model="numpy")
 
-# %% ../nbs/04_layered.ipynb #f370347c
+# %% ../nbs/04_layered.ipynb #a35981f9
 @_jit
 def window_g(sigma, Theta, d):
     "Real time after `T_l` of pseudo time `sigma` in a window of length `1/d`: `tanh(d sigma / (1 - (sigma/Theta)^2)) / d`, `1/d` for `sigma >= Theta`."
@@ -48,7 +48,7 @@ def window_g_grad(sigma, Theta, d):
     dh_dTheta = -2.0 * d * sigma * r * r / (Theta * one_m_r2 * one_m_r2)
     return th / d, sech2 * dh_dsigma / d, sech2 * dh_dTheta / d
 
-# %% ../nbs/04_layered.ipynb #60c7fb34
+# %% ../nbs/04_layered.ipynb #0c76584c
 @_jit
 def window_drive_grad(I, alpha, a0, kappa):
     "`(a, da/dI)` of the window pseudo drive `a = a0 + kappa softplus_alpha(I)` (`softplus` of chapter `pseudo`)."
@@ -89,7 +89,7 @@ def window_pseudospike_grad(V, I, T, d, tau, alpha, a0, kappa):
     dt_dI = 0.0 if dlnc_dI == 0.0 else c_dt_dc * dlnc_dI
     return T + g, -g_s * dphi_dV, dt_dI
 
-# %% ../nbs/04_layered.ipynb #cb10a156
+# %% ../nbs/04_layered.ipynb #98bb4686
 @dataclass
 class LayerRecord:
     """Forward record of one layer of a `layered_forward` run (l = 1, 2, ...).
@@ -148,7 +148,7 @@ class LayerRecord:
                 kinds[i, K] = 1
         return kinds
 
-# %% ../nbs/04_layered.ipynb #24aafb8c
+# %% ../nbs/04_layered.ipynb #b0075aa2
 @dataclass
 class LayeredTrial:
     "Result of `layered_forward`: the network's parameters and one `LayerRecord` per layer."
@@ -169,7 +169,7 @@ class LayeredTrial:
         "List of (N_l, n) int8 arrays: 0 ordinary, 1 active pseudospike, 2 inactive pseudospike."
         return [L.output_kinds(n, self.d) for L in self.layers]
 
-# %% ../nbs/04_layered.ipynb #7951e96a
+# %% ../nbs/04_layered.ipynb #4ed7a86c
 def _check_layered(neuron, weights, input_times, input_sources, T1, d, x0, a0, kappa):
     "Validated arguments of `layered_forward`; `TypeError`/`ValueError` naming the argument."
     p = neuron_params(neuron)
@@ -215,7 +215,7 @@ def _window_layer(xT, T, d, tau, alpha, a0, kappa):
         drive[i] = window_drive_c(xT[1, i], alpha, a0, kappa)[0] ** 2
     return pseudo, drive
 
-# %% ../nbs/04_layered.ipynb #9a90e465
+# %% ../nbs/04_layered.ipynb #03a9e98e
 def layered_forward(
     neuron,  # a `QIF` instance, shared by all neurons
     weights,  # list of L arrays; weights[l-1] (N_l, N_{l-1}) onto layer l, row = postsynaptic; layer 0 = inputs
@@ -250,7 +250,7 @@ def layered_forward(
         T = T + 1.0 / d
     return LayeredTrial(neuron, Ws, d, a0, kappa, layers, len(layers[0].trial.input_order))
 
-# %% ../nbs/04_layered.ipynb #aa163dd5
+# %% ../nbs/04_layered.ipynb #925de309
 def layered_output_times(
     neuron,  # a `QIF` instance
     weights,  # as in `layered_forward`
@@ -270,7 +270,7 @@ def layered_output_times(
     n = check_n(n)
     return layered_forward(neuron, weights, input_times, input_sources, T1, d, x0, a0, kappa).output_times(n)
 
-# %% ../nbs/04_layered.ipynb #a617c08e
+# %% ../nbs/04_layered.ipynb #313e1ff9
 def _spike_ranks(neurons, N):
     "Index of each spike among the spikes of its neuron (spikes in time order)."
     order = np.argsort(neurons, kind="stable")
@@ -318,7 +318,7 @@ def _check_layer_cotangents(trial, cotangents):
         out.append(C)
     return out, stacked
 
-# %% ../nbs/04_layered.ipynb #0281b91d
+# %% ../nbs/04_layered.ipynb #36f0adf5
 def layered_vjp(
     trial,  # a `LayeredTrial` from `layered_forward`
     cotangents,  # one (N_l, n_l) array per layer (any n_l >= 0): cotangents of `trial.output_times(n_l)`
@@ -355,7 +355,7 @@ def layered_vjp(
         g_W, g_x0, lam_in = [g[0] for g in g_W], [g[0] for g in g_x0], lam_in[0]
     return {"weights": g_W, "input_times": lam_in, "x0": g_x0}
 
-# %% ../nbs/04_layered.ipynb #bf5b1ec0
+# %% ../nbs/04_layered.ipynb #cee88b0e
 def layered_traces(trial, n_points=500, n_pseudo=200):
     """Voltage traces of every neuron of a `LayeredTrial`, for plots.
 
@@ -393,7 +393,7 @@ def layered_traces(trial, n_points=500, n_pseudo=200):
         out.append({"t": t, "V": V, "t_pseudo": tp, "V_pseudo": Vp})
     return out
 
-# %% ../nbs/04_layered.ipynb #80e7085f
+# %% ../nbs/04_layered.ipynb #a8b2ba63
 S2_NAMES = ("hidden 1", "hidden 2", "output")
 
 
@@ -430,7 +430,7 @@ def check_finite_real(name, x):
 def _s2_trial(w):
     return layered_forward(**s2_network(w))
 
-# %% ../nbs/04_layered.ipynb #0fa5fce9
+# %% ../nbs/04_layered.ipynb #aadcb4c3
 def s2_sweep(w_grid, n=2):
     """First `n` output times of the three S2 neurons and their exact derivatives with respect to `w`.
 
@@ -456,7 +456,7 @@ def s2_sweep(w_grid, n=2):
             times[g, r], kinds[g, r] = outs[l][i], ks[l][i]
     return {"w": w_grid, "times": times, "dtdw": dtdw, "kinds": kinds}
 
-# %% ../nbs/04_layered.ipynb #885840e4
+# %% ../nbs/04_layered.ipynb #837df4da
 def s2_transitions(w_lo=2.0, w_hi=4.5, n_grid=501, tol=1e-12):
     """Weights at which a neuron's number of ordinary spikes changes (an active pseudospike becomes an ordinary
     spike or back), located by bisection. Returns a list of `(neuron_name, w_star, K_left, K_right)`."""

@@ -7,7 +7,7 @@ __all__ = ['softplus', 'softplus_grad', 'log_softplus', 'softplus_ratio', 'pseud
            'output_times_kernel', 'check_n', 'theta_relays', 'check_pseudo_network', 'check_outputs_finite',
            'pseudo_phases', 'trial_output_times', 'output_times', 'theta_ff_pseudo', 'theta_ff_pseudo_vjp']
 
-# %% ../nbs/02_pseudo.ipynb #fbeb5727
+# %% ../nbs/02_pseudo.ipynb #1c3a0930
 import math
 
 import numpy as np
@@ -18,7 +18,7 @@ from .simulate import SPIKE_EVENT, check_weights, float_array, simulate
 
 _jit = njit(cache=True, error_model="numpy")
 
-# %% ../nbs/02_pseudo.ipynb #3e9202f5
+# %% ../nbs/02_pseudo.ipynb #3efc0443
 @_jit
 def softplus(x, alpha):
     "`alpha ln(1 + exp(x / alpha))`, without overflow."
@@ -61,7 +61,7 @@ def pseudo_drive_c(x, alpha):
         return math.sqrt(a)
     return math.exp(0.5 * log_softplus(x, alpha))
 
-# %% ../nbs/02_pseudo.ipynb #a914d157
+# %% ../nbs/02_pseudo.ipynb #39ad78b7
 @_jit
 def pseudo_phase_kernel(p, w, xT):
     """Internal API: `(phi_hat, period, r, x)`, each (N,): pseudospike k of neuron i at `T + k period_i - phi_hat_i`.
@@ -114,7 +114,7 @@ def output_times_kernel(p, w, ev_t, ev_kind, ev_idx, xT, T, n, out, K):
         for m in range(K[i], n):
             out[i, m] = T + (m - K[i] + 1) * per[i] - phi[i] if p.kind != LIF_KIND else math.inf
 
-# %% ../nbs/02_pseudo.ipynb #8bb9c0f0
+# %% ../nbs/02_pseudo.ipynb #2c6f81dc
 def check_n(n):
     "Internal API: `n` (number of output times per neuron) as a positive int, or a `TypeError`/`ValueError`."
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
@@ -160,7 +160,7 @@ def _kernel_state(p, trial):
         xT[:] = trial.state_T
     return xT
 
-# %% ../nbs/02_pseudo.ipynb #39df311c
+# %% ../nbs/02_pseudo.ipynb #6181ffa4
 def pseudo_phases(
     neuron,  # a `QIF`, `LIF` or `Theta` instance
     w,  # (N, N) recurrent weights, row = postsynaptic
@@ -189,11 +189,14 @@ def pseudo_phases(
     check_outputs_finite(p, per)
     return phi, per
 
-# %% ../nbs/02_pseudo.ipynb #263d66f1
-def trial_output_times(trial, n):
+# %% ../nbs/02_pseudo.ipynb #3cf3c118
+def trial_output_times(
+    trial,  # a `Trial` returned by `simulate`
+    n,  # number of output times per neuron (positive int)
+):
     """The `n` first output times (N, n) of a simulated `Trial` (ordinary spikes, then pseudospikes; LIF: inf).
 
-    `trial`: a `Trial` of `simulate`; `n`: a positive integer. Raises as `output_times` does."""
+    Raises as `output_times` does."""
     n = check_n(n)
     if not hasattr(trial, "event_times") or not hasattr(trial, "neuron"):
         raise TypeError(f"trial must be a Trial returned by simulate, got {type(trial).__name__}")
@@ -226,7 +229,7 @@ def output_times(
     n = check_n(n)
     return trial_output_times(simulate(neuron, w, w_in, input_times, input_sources, T, x0, max_events), n)
 
-# %% ../nbs/02_pseudo.ipynb #83e40b29
+# %% ../nbs/02_pseudo.ipynb #0cb06694
 @_jit
 def _theta_H_arrays(phi, u, c, tau, H, dphi, du):
     for k in range(phi.size):
@@ -271,7 +274,7 @@ def _ff_forward(neuron, weights, phases):
         r = H.reshape(x.shape) / p.period
     return cache
 
-# %% ../nbs/02_pseudo.ipynb #c40c881d
+# %% ../nbs/02_pseudo.ipynb #4ca86599
 def theta_ff_pseudo(
     neuron,  # a `Theta` instance
     weights,  # list of L arrays W^(l) (N_l, N_{l-1}); the first one multiplies r^(0) = 0
