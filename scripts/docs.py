@@ -146,6 +146,21 @@ def _frontmatter(text: str) -> dict:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
+def title_cell_text(source_nb: dict) -> tuple[str, str]:
+    """(description, body) of a notebook's title cell, as written. nbdev's frontmatter keeps only the
+    first `>` line as the description and drops the rest of that cell; the docs keep all of it."""
+    for cell in source_nb.get("cells", []):
+        if cell["cell_type"] != "markdown":
+            continue
+        lines = _src(cell).splitlines()
+        if not any(re.match(r"#\s+\S", ln) for ln in lines):
+            return "", ""
+        quote = [ln[1:].strip() for ln in lines if ln.startswith(">")]
+        body = [ln for ln in lines if not re.match(r"#\s+\S|>|-\s+\S.*:.*\S\s*$", ln)]
+        return " ".join(quote), "\n".join(body).strip()
+    return "", ""
+
+
 def cell_options_to_tags(cell) -> None:
     """Move leading `#| option: value` lines of a code cell into myst-nb tags (dropping the lines)."""
     lines = _src(cell).splitlines()
@@ -161,24 +176,32 @@ def cell_options_to_tags(cell) -> None:
         cell["metadata"]["tags"] = tags
 
 
-def figure_for(rel: Path) -> Path | None:
-    """The committed figure an experiment notebook produces: figures/<stem>.png."""
-    png = FIGURES / f"{rel.stem}.png"
-    return png if rel.parts[0] == "experiments" and png.exists() else None
+def figures_for(rel: Path) -> list[Path]:
+    """The committed figures an experiment notebook produces: figures/<name>.png, and from a paper-mode
+    run figures/<name>_paper.png or figures/paper/<name>.png (those that exist)."""
+    if rel.parts[0] != "experiments":
+        return []
+    names = (f"{rel.stem}.png", f"{rel.stem}_paper.png", f"paper/{rel.stem}.png")
+    return [FIGURES / n for n in names if (FIGURES / n).exists()]
 
 
-def to_sphinx(nb: dict, rel: Path, pages: list[Path], doc_map: dict[str, str], api: dict[str, str]) -> dict:
+def to_sphinx(nb: dict, rel: Path, pages: list[Path], doc_map: dict[str, str], api: dict[str, str],
+              source_nb: dict | None = None) -> dict:
     """Rewrite one nbdev-processed notebook for myst-nb (see the module docstring, step 2)."""
     cells, title = [], None
+    description, body = title_cell_text(source_nb or {})
     for cell in nb["cells"]:
         src = _src(cell)
         if cell["cell_type"] == "raw" and src.lstrip().startswith("---"):
             fm = _frontmatter(src)
             title = fm.get("title", rel.stem)
             text = f"# {title}\n"
-            if fm.get("description"):
-                text += f"\n> {fm['description']}\n"
-            cells.append({"cell_type": "markdown", "metadata": {}, "source": text})
+            if description or fm.get("description"):
+                text += f"\n> {description or fm['description']}\n"
+            if body:
+                text += "\n" + body + "\n"
+            cells.append({"cell_type": "markdown", "metadata": {}, "source": link_api(_local_links(text, rel, doc_map),
+                                                                                      rel, api)})
             continue
         if cell["cell_type"] == "code":
             cell_options_to_tags(cell)
@@ -193,12 +216,13 @@ def to_sphinx(nb: dict, rel: Path, pages: list[Path], doc_map: dict[str, str], a
                 md = re.sub(r"\A\s*---\s*\n", "", md)  # show_doc's leading rule: no transitions in Sphinx
                 out["data"]["text/markdown"] = _local_links(md, rel, doc_map)
         cells.append(cell)
-    png = figure_for(rel)
-    if png is not None and not any(png.name in _src(c) for c in cells):
-        at = 1 if cells and cells[0]["cell_type"] == "markdown" else 0
-        cells.insert(at, {"cell_type": "markdown", "metadata": {},
-                          "source": f"![The figure this notebook produces: figures/{png.name}]"
-                                    f"(../figures/{png.name})\n"})
+    at = 1 if cells and cells[0]["cell_type"] == "markdown" else 0
+    for png in reversed(figures_for(rel)):
+        name = png.relative_to(FIGURES).as_posix()
+        shown = re.compile(r"(?:!\[[^\]]*\]\(|<img[^>]*)[^)>]*?" + re.escape(name))
+        if not any(shown.search(_src(c)) for c in cells):
+            cells.insert(at, {"cell_type": "markdown", "metadata": {},
+                              "source": f"![The figure this notebook writes: figures/{name}]({_up(rel)}figures/{name})\n"})
     if rel == Path("index.ipynb"):
         cells.append({"cell_type": "markdown", "metadata": {}, "source": _toctree(pages)})
     for i, cell in enumerate(cells):
@@ -207,6 +231,10 @@ def to_sphinx(nb: dict, rel: Path, pages: list[Path], doc_map: dict[str, str], a
     nb["nbformat"], nb["nbformat_minor"] = 4, max(5, nb.get("nbformat_minor", 5))
     nb["metadata"].pop("jupytext", None)
     return nb
+
+
+def _up(rel: Path) -> str:
+    return "../" * (len(rel.parts) - 1)
 
 
 def _local_links(text: str, rel: Path, doc_map: dict[str, str]) -> str:
@@ -287,12 +315,14 @@ def write_sphinx_sources(pages: list[Path], src_dir: Path) -> None:
                 doc_map[fm["output-file"]] = rel.with_suffix("").as_posix()
     wanted = set()
     for rel in pages:
-        nb = to_sphinx(json.loads((STAGE / rel).read_text()), rel, pages, doc_map, api)
+        nb = to_sphinx(json.loads((STAGE / rel).read_text()), rel, pages, doc_map, api,
+                       json.loads((NBS / rel).read_text()))
         _write_if_changed(src_dir / rel, json.dumps(nb, indent=1).encode())
         wanted.add(src_dir / rel)
-    for png in FIGURES.glob("*.png"):
-        _write_if_changed(src_dir / "figures" / png.name, png.read_bytes())
-        wanted.add(src_dir / "figures" / png.name)
+    for png in FIGURES.rglob("*.png"):
+        dst = src_dir / "figures" / png.relative_to(FIGURES)
+        _write_if_changed(dst, png.read_bytes())
+        wanted.add(dst)
     for old in src_dir.rglob("*"):
         if old.is_file() and old not in wanted:
             old.unlink()

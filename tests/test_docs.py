@@ -58,10 +58,18 @@ def test_frontmatter_title_links_and_api_links():
                          {"QIF": "00_neurons.ipynb#qif"})
     src = [c["source"] for c in out["cells"]]
     assert src[0] == "# Fig. 1: a title\n\n> Words\n"
-    assert len(out["cells"]) == 2 + (docs.figure_for(Path("experiments/fig1.ipynb")) is not None)
+    assert len(out["cells"]) == 2 + len(docs.figures_for(Path("experiments/fig1.ipynb")))
     assert "[`QIF`](../00_neurons.ipynb#qif)" in src[-1] and "](../01_simulate.ipynb#simulate)" in src[-1]
     assert "```\n`QIF`\n```" in src[-1]  # code fences are left alone
     assert all(c["id"] for c in out["cells"])
+    # nbdev keeps one `>` line and drops the rest of the title cell: the docs keep all of it
+    source = {"cells": [{"cell_type": "markdown", "source": "# Fig. 1: a title\n\n> Words\n> more words\n"
+                                                            "\nThe story, see `QIF`.\n"}]}
+    nb = {"metadata": {}, "cells": [{"cell_type": "raw", "metadata": {}, "source": "---\ntitle: 'Fig. 1: a title'\n"
+                                                                         "description: Words\n---\n"}]}
+    out = docs.to_sphinx(nb, Path("05_x.ipynb"), [], {}, {"QIF": "00_neurons.ipynb#qif"}, source)
+    assert out["cells"][0]["source"] == ("# Fig. 1: a title\n\n> Words more words\n\n"
+                                         "The story, see [`QIF`](00_neurons.ipynb#qif).\n")
 
 
 # --------------------------------------------------------------------------- the site
