@@ -219,7 +219,7 @@ def to_sphinx(nb: dict, rel: Path, pages: list[Path], doc_map: dict[str, str], a
     at = 1 if cells and cells[0]["cell_type"] == "markdown" else 0
     for png in reversed(figures_for(rel)):
         name = png.relative_to(FIGURES).as_posix()
-        shown = re.compile(r"(?:!\[[^\]]*\]\(|<img[^>]*)[^)>]*?" + re.escape(name))
+        shown = re.compile(r"(?:!\[[^\]]*\]\(|<img[^>]*)[^)>]*?figures/" + re.escape(name))
         if not any(shown.search(_src(c)) for c in cells):
             cells.insert(at, {"cell_type": "markdown", "metadata": {},
                               "source": f"![The figure this notebook writes: figures/{name}]({_up(rel)}figures/{name})\n"})
