@@ -7,7 +7,7 @@ __all__ = ['POLE_TOL', 'INPUT_EVENT', 'SPIKE_EVENT', 'OVERFLOW', 'qif_at_pole', 
            'check_positive', 'too_many_events', 'check_state_finite', 'Trial', 'prepare', 'simulate', 'pad_batch',
            'batch_x0', 'simulate_batch']
 
-# %% ../nbs/01_simulate.ipynb #fb2b1f84
+# %% ../nbs/01_simulate.ipynb #93a3607c
 import math
 from dataclasses import dataclass
 
@@ -28,7 +28,7 @@ from smoothgrad.neurons import (
     theta_H,
 )
 
-# %% ../nbs/01_simulate.ipynb #47bb1713
+# %% ../nbs/01_simulate.ipynb #6ef88c64
 _jit = njit(cache=True, error_model="numpy")
 
 POLE_TOL = 1e-13  # a flow that ends within this distance (in s = 1 - exp(-dt/tau)) of the blow-up is "at the pole"
@@ -74,7 +74,7 @@ def _apply_weight(p, X, i, wgt):
     else:
         X[1, i] += wgt
 
-# %% ../nbs/01_simulate.ipynb #87438419
+# %% ../nbs/01_simulate.ipynb #c28010f5
 @_jit
 def _next_spike(p, X, t):
     "`(time, neuron)` of the earliest spike of the network in state `X` at time `t` without input (lowest index on ties)."
@@ -99,7 +99,7 @@ def _advance(p, X, dt, k):
         else:
             X[0, i], X[1, i] = 0.0, lif_flow(0.0, X[1, i], dt, p.tau)[1]
 
-# %% ../nbs/01_simulate.ipynb #378c3b0a
+# %% ../nbs/01_simulate.ipynb #f77b5692
 @_jit
 def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT):
     """Simulate one trial. Returns `(n_events, status)`; records the first `len(ev_t)` events.
@@ -160,11 +160,13 @@ def simulate_events(p, w, w_in, tin, src, T, x0, max_events):
             return ev_t[:count], ev_kind[:count], ev_idx[:count], ev_X[: count + 1], xT, status
         cap = count
 
-# %% ../nbs/01_simulate.ipynb #0c87ff85
+# %% ../nbs/01_simulate.ipynb #e6de86c1
 def float_array(name, x):
     "Internal API: `x` as a float64 array, or a `TypeError` naming `name` if it is not numeric."
     if x is None:
         raise TypeError(f"{name} must be an array of real numbers, got None")
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name} must be real, got complex numbers")
     try:
         return np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -221,7 +223,7 @@ def check_positive(name, x):
         raise ValueError(f"{name} must be a finite positive number, got {x}")
     return x
 
-# %% ../nbs/01_simulate.ipynb #1ff95984
+# %% ../nbs/01_simulate.ipynb #9be5f66e
 def _check_x0(p, x0, N, batch=None):
     "Initial state as a (2, N) float array (or (B, 2, N) if `batch` is the batch size and x0 has a batch axis)."
     if x0 is None:
@@ -255,7 +257,7 @@ def _check_x0(p, x0, N, batch=None):
         raise ValueError("x0: LIF initial voltages must be finite")
     return np.ascontiguousarray(x0)
 
-# %% ../nbs/01_simulate.ipynb #d4fea304
+# %% ../nbs/01_simulate.ipynb #a5f051a5
 def _check_max_events(max_events):
     if isinstance(max_events, (bool, np.bool_)) or not isinstance(max_events, (int, np.integer)):
         raise TypeError(f"max_events must be a positive integer, got {type(max_events).__name__} {max_events!r}")
@@ -283,7 +285,7 @@ def _external_state(kind, x):
     "Kernel state (..., 2, N) -> the caller's layout: (..., 2, N) for QIF/LIF, phases (..., N) for theta."
     return x[..., 0, :].copy() if kind == THETA_KIND else x.copy()
 
-# %% ../nbs/01_simulate.ipynb #8a76ae2f
+# %% ../nbs/01_simulate.ipynb #a1f9f386
 @dataclass
 class Trial:
     """Result of one simulated trial, with the event record used by the exact gradients.
@@ -329,7 +331,7 @@ class Trial:
         "Spike times (sorted) of neuron `i`."
         return self.spike_times[self.spike_neurons == i]
 
-# %% ../nbs/01_simulate.ipynb #36117a6b
+# %% ../nbs/01_simulate.ipynb #b74a4a5a
 def _make_trial(neuron, p, T, w, w_in, order, tin, src, ev_t, ev_kind, ev_idx, ev_X, xT):
     spk = ev_kind == SPIKE_EVENT
     return Trial(neuron, T, w, w_in, ev_t[spk].copy(), ev_idx[spk].copy(), _external_state(p.kind, xT),
@@ -375,7 +377,7 @@ def simulate(
     check_state_finite(xT)
     return _make_trial(neuron, p, T, w, w_in, order, tin, src, ev_t, ev_kind, ev_idx, ev_X, xT)
 
-# %% ../nbs/01_simulate.ipynb #6c0ba162
+# %% ../nbs/01_simulate.ipynb #e402dcb0
 @njit(cache=True, parallel=True, error_model="numpy")
 def _batch_count(p, w, w_in, tin, src, T, x0, max_events):
     B, N = tin.shape[0], w.shape[0]
@@ -428,7 +430,7 @@ def batch_x0(x0, B):
     "Internal API: the prepared initial state broadcast to (B, 2, N), contiguous."
     return np.ascontiguousarray(np.broadcast_to(x0, (B,) + x0.shape[-2:]))
 
-# %% ../nbs/01_simulate.ipynb #402b4551
+# %% ../nbs/01_simulate.ipynb #ec35a7fc
 def simulate_batch(
     neuron,  # a `QIF`, `LIF` or `Theta` instance
     w,  # (N, N) recurrent weights, row = postsynaptic

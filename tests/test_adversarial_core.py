@@ -49,9 +49,9 @@ BATCH = dict(neuron=qif, w=[[0.0]], w_in=[[1.0]], input_times=[[0.5]], input_sou
 
 NEURONS = [QIF, LIF, Theta, None, "QIF", 1.0, object(), [qif]]
 MATRICES = [None, "a", [["a"]], [[NAN]], [[INF]], [[-INF]], np.zeros((1, 2)), np.zeros((0, 0)), [1.0], 3.0,
-            np.zeros((2, 2))]
+            np.zeros((2, 2)), [[1 + 2j]]]
 W_INS = [None, "a", [[NAN]], [[INF]], np.zeros((2, 1)), [1.0], np.zeros((1, 1, 1))]
-TIMES = [None, "a", [-0.1], [NAN], [-INF], [[0.5]], [0.5, 0.6]]
+TIMES = [None, "a", [-0.1], [NAN], [-INF], [[0.5]], [0.5, 0.6], [0.5j]]
 SOURCES = [None, [1], [-1], [0.5], [0, 0], [NAN], ["a"], [[0]]]
 LENGTHS = [None, "1", True, 0.0, -1.0, NAN, INF, -INF, [1.0], np.zeros(2)]
 MAX_EVENTS = [None, 0, -5, 2.5, True, "10", NAN]
@@ -112,7 +112,7 @@ OTHER = [
     ("Theta tau", lambda: Theta(tau=-1.0), "tau"),
     ("flow dt<0", lambda: qif.flow(0.0, 1.0, -1.0), "dt"), ("flow dt nan", lambda: qif.flow(0.0, 1.0, NAN), "dt"),
     ("flow I inf", lambda: qif.flow(0.0, INF, 1.0), "I"), ("flow V nan", lambda: qif.flow(NAN, 1.0, 1.0), "V"),
-    ("flow V str", lambda: qif.flow("a", 1.0, 1.0), "V"), ("flow shapes", lambda: qif.flow([1, 2], [1, 2, 3], 1), "V"),
+    ("flow V str", lambda: qif.flow("a", 1.0, 1.0), "V"), ("flow I complex", lambda: qif.flow(0.0, 1j, 1.0), "I"), ("flow shapes", lambda: qif.flow([1, 2], [1, 2, 3], 1), "V"),
     ("lif flow V -inf", lambda: lif.flow(-INF, 1.0, 1.0), "V"), ("lif tts I inf", lambda: lif.time_to_spike(0, INF), "I"),
     ("tts I nan", lambda: qif.time_to_spike(0.0, NAN), "I"), ("tts I -inf", lambda: qif.time_to_spike(0.0, -INF), "I"),
     ("theta H phi<0", lambda: theta.H(-1.0, 0.5), "phi"), ("theta H phi>period", lambda: theta.H(7.0, 0.5), "phi"),
@@ -349,8 +349,9 @@ HANG_CASES = [
 @pytest.fixture(scope="module")
 def compiled():
     "Compile the batch kernels before timing (numba compiles on first use; the timing is about the loops)."
-    simulate_batch(qif, [[0.0]], [[1.0]], [[0.5]], [[0]], 1.0)
+    simulate_batch(qif, [[0.0]], [[1.0]], [[0.5]] * 4, [[0]] * 4, 1.0, x0=[[0.0], [1.0]], max_events=1000)
     output_times_vjp_batch(qif, [[0.0]], [[1.0]], [[0.5]], [[0]], 1.0, 1, np.ones((1, 1, 1)))
+    output_times_vjp(QIF(tau=0.5), [[0.0]], [[3.0]], [0.0], [0], 1.0, 2, np.ones((1, 2)))
 
 
 @pytest.mark.parametrize("call", [pytest.param(c, id=i) for i, c in HANG_CASES])
@@ -365,4 +366,4 @@ def test_extreme_lengths_return_quickly(call, compiled):
         for a in arrays:
             if isinstance(a, np.ndarray):
                 assert not np.isnan(a).any()
-    assert time.perf_counter() - t0 < 20.0
+    assert time.perf_counter() - t0 < 60.0   # generous: the machine may be shared; a hang never returns
