@@ -164,7 +164,8 @@ def main():
         print(f"{label}: NumPy/phase-form reference (forward only) {r_ref:,.1f} samples/s -> TTFSNetwork fwd+bwd is "
               f"{ours64 / r_ref:,.0f}x (float64) faster")
     target = results[(20.0, "cpu", "float32")]
-    print(f"\ntarget >= 6,000 samples/s (float32, active, CPU): {target:,.0f} -> {'met' if target >= 6000 else 'MISSED'}")
+    print(f"\ntarget >= 30,000 samples/s (float32, active, CPU, 2 cores): {target:,.0f} -> "
+          f"{'met' if target >= 30000 else 'MISSED (on a shared machine, compare side by side)'}")
 
 
 if __name__ == "__main__":
