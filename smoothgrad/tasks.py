@@ -8,7 +8,7 @@ __all__ = ['PERTURBATION', 'FACTORS', 'PAPER', 'QUICK', 'ENSEMBLE', 'paper_input
            'train_recurrent', 'without_nontarget_weights', 'ensemble_specs', 'leave_trial', 'run_summary',
            'ensemble_run', 'recurrent_ensemble', 'ensemble_stats', 'ensemble_band']
 
-# %% ../nbs/12_tasks.ipynb #d13ea6f8
+# %% ../nbs/12_tasks.ipynb #38035a9a
 import hashlib
 import importlib.resources
 import json
@@ -33,7 +33,7 @@ try:
 except ImportError:  # tqdm is optional
     tqdm = None
 
-# %% ../nbs/12_tasks.ipynb #ca98b7dc
+# %% ../nbs/12_tasks.ipynb #2ee5acf5
 def _data_file(name):
     "A file shipped in `smoothgrad/assets` (package data)."
     return importlib.resources.files("smoothgrad").joinpath("assets", name)
@@ -54,7 +54,7 @@ def paper_inputs(fig=None):
         raise ValueError(f"fig must be 'fig2', 'fig3' or None, got {fig!r}")
     return d[fig]
 
-# %% ../nbs/12_tasks.ipynb #5d0125fa
+# %% ../nbs/12_tasks.ipynb #b15b66ab
 def _check_int(name, x, lo=0):
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {x!r}")
@@ -95,7 +95,7 @@ class _Bar:
 
 
 
-# %% ../nbs/12_tasks.ipynb #5edee948
+# %% ../nbs/12_tasks.ipynb #18ed53b1
 def single_neuron_setup(inputs=None, seed=0):
     """The Fig. 2 task as a dict.
 
@@ -145,7 +145,7 @@ def single_neuron_loss(setup, t_train, w_train, grad=True):
     _, g = output_times_vjp(*args, 2, (2 * err / len(err))[None])
     return loss, out, g["input_times"][setup["trainable"]], g["w_in"][0, setup["trainable"]]
 
-# %% ../nbs/12_tasks.ipynb #06b2ed91
+# %% ../nbs/12_tasks.ipynb #d91dc307
 def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, progress=True):
     """Train the Fig. 2 task: clip each gradient component to `+-clip`, SGD with learning rate `lr`, trainable
     input times clipped to [0, T] after each step. `inputs`, `seed`: see `single_neuron_setup`.
@@ -185,7 +185,7 @@ def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, p
              input_times_final=final[3], input_weights_final=final[2][0])
     return H
 
-# %% ../nbs/12_tasks.ipynb #bd18150d
+# %% ../nbs/12_tasks.ipynb #9c0f24ee
 def _poisson_train(rng, rate, T):
     "Homogeneous Poisson spike times in [0, T) with `rate` (per tau)."
     out, t = [], rng.exponential(1 / rate)
@@ -307,7 +307,7 @@ def recurrent_loss(setup, w, x0, grad=True, out=None):
     np.fill_diagonal(gw, 0.0)
     return loss, outs, gw, gx0
 
-# %% ../nbs/12_tasks.ipynb #fce4a43d
+# %% ../nbs/12_tasks.ipynb #e55b7ee9
 FACTORS = 10.0 ** np.linspace(-5, 2, 50)  # step-size grid of Fig. S7
 
 
@@ -337,7 +337,7 @@ def _candidate_outputs(setup, ws, x0s):
     out[(status != 0) | ~np.isfinite(out).all(axis=(1, 2))] = np.nan
     return out
 
-# %% ../nbs/12_tasks.ipynb #83698977
+# %% ../nbs/12_tasks.ipynb #6fe51e13
 def _search_step(setup, w, x0, dw, dx0, outs, max_shift, factors):
     """The factor of `factors` that minimises the loss at (w + f dw, x0 + f dx0) with all target output times
     within `max_shift` of `outs` (the first factor if none qualifies), and the output times (N, n) there."""
@@ -354,7 +354,7 @@ def _search_step(setup, w, x0, dw, dx0, outs, max_shift, factors):
             best, best_loss = c, loss
     return factors[best], ws[best], x0s[best], (out[best] if not np.isnan(out[best, 0, 0]) else None)
 
-# %% ../nbs/12_tasks.ipynb #06266897
+# %% ../nbs/12_tasks.ipynb #88430873
 def _config(setup, n_trials, seed, lr, decay, beta2, step_search, max_shift, factors, belief_error):
     return dict(task="recurrent", inputs_hash=setup["inputs_hash"], n_trials=int(n_trials), seed=int(seed), lr=lr,
                 decay=decay, beta2=beta2, belief_error=belief_error, step_search=bool(step_search),
@@ -380,7 +380,7 @@ def _save(path, k, w, x0, opt, H, raster0, config):
         arrays[f"t_out.{i}"] = np.array(t[:k], float).reshape(k, -1)
     atomic_savez(path, **arrays)
 
-# %% ../nbs/12_tasks.ipynb #527aaf7c
+# %% ../nbs/12_tasks.ipynb #48079320
 def _read_npz(path):
     "All arrays of an `.npz` file, or a ValueError naming it (missing members, truncated or corrupt archive)."
     try:
@@ -431,7 +431,7 @@ def _load(path, config, setup, new_optimizer):
     H = dict(loss=list(loss), factor=list(factor), t_out=[list(t) for t in t_out])
     return k, w.astype(float), x0.astype(float), opt, H, raster0
 
-# %% ../nbs/12_tasks.ipynb #b2c44438
+# %% ../nbs/12_tasks.ipynb #a5b096e7
 def _check_train_args(n_trials, lr, decay, beta2, max_shift, factors, checkpoint_every):
     n_trials = _check_int("n_trials", n_trials)
     lr = check_positive("lr", lr)
@@ -458,7 +458,7 @@ def _raster(setup, w, x0):
     tr = simulate(setup["neuron"], w, setup["w_in"], setup["input_times"], setup["input_sources"], setup["T"], x0)
     return tr.spike_times.copy(), tr.spike_neurons.copy()
 
-# %% ../nbs/12_tasks.ipynb #be383a06
+# %% ../nbs/12_tasks.ipynb #67647b78
 def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, beta2=0.999, step_search=False,
                     progress=True, runs_dir=None, checkpoint_every=1000, max_shift=0.5, factors=None,
                     belief_error="previous"):
@@ -519,7 +519,7 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
     bar.close()
     return _results(setup, H, n_trials, raster0, w0, x00, w, x0, path)
 
-# %% ../nbs/12_tasks.ipynb #c1c7ac84
+# %% ../nbs/12_tasks.ipynb #58d9f130
 def without_nontarget_weights(setup, w, x0):
     """Target neurons' ordinary spikes with and without the weights onto the non-target neurons.
 
@@ -536,7 +536,7 @@ def without_nontarget_weights(setup, w, x0):
         res.append([tr.spikes_of(i) for i in setup["target_neurons"]])
     return res[0], res[1]
 
-# %% ../nbs/12_tasks.ipynb #be2ef271
+# %% ../nbs/12_tasks.ipynb #df971d99
 def ensemble_specs(n_runs, n_perturbed=None):
     """The runs of an ensemble: `n_perturbed` (default: half of `n_runs`, rounded up) on the published inputs
     perturbed by 1e-12 (seeds 0, 1, ...), the rest on fresh random tasks (seeds 1000, 1001, ...)."""
@@ -607,7 +607,7 @@ def ensemble_band(summaries, low=10, high=90):
     q = np.percentile(L, [low, 50, high], axis=0)
     return np.arange(1, L.shape[1] + 1), q[0], q[1], q[2]
 
-# %% ../nbs/12_tasks.ipynb #48838654
+# %% ../nbs/12_tasks.ipynb #649f829f
 PAPER = {
     "fig2": dict(n_trials=3000, inputs=None, lr=0.1, clip=0.02),
     "fig3": dict(n_trials=10_000, inputs=None, lr=1e-2, decay=2000, beta2=0.999, step_search=False),
