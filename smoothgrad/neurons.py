@@ -8,17 +8,17 @@ __all__ = ['QIF_KIND', 'LIF_KIND', 'THETA_KIND', 'hom', 'dS_dI', 'rotation', 'qi
            'lif_spike_grad', 'phase', 'phase_grad', 'phase_grad_scaled', 'phase_voltage', 'theta_H', 'theta_H_grad',
            'QIF', 'LIF', 'Theta', 'NeuronParams', 'neuron_params']
 
-# %% ../nbs/00_neurons.ipynb #81356860
+# %% ../nbs/00_neurons.ipynb #4d263d48
 import math
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-# %% ../nbs/00_neurons.ipynb #a342fe41
+# %% ../nbs/00_neurons.ipynb #693ad53f
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
-# %% ../nbs/00_neurons.ipynb #ef7c63c8
+# %% ../nbs/00_neurons.ipynb #f8f9fa30
 @_jit
 def hom(V):
     "Homogeneous coordinates `(a, b)` of a voltage, `V = a / b`, `b >= 0`, finite also for `V = -inf`."
@@ -56,7 +56,7 @@ def rotation(I, s):
         S = math.tanh(p * s) / p
     return C, S, -0.5 * s * S, dS_dI(I, s, C, S)
 
-# %% ../nbs/00_neurons.ipynb #6cce350c
+# %% ../nbs/00_neurons.ipynb #58a0a34d
 @_jit
 def _qif_flow_parts(V, I, dt, tau):
     "The pieces of the QIF flow shared by `qif_flow` and `qif_flow_grad`: `(e, a, b, C, S, dC, dS, D, V1, I1)`."
@@ -74,7 +74,7 @@ def qif_flow(V, I, dt, tau):
     parts = _qif_flow_parts(V, I, dt, tau)
     return parts[8], parts[9]
 
-# %% ../nbs/00_neurons.ipynb #523ddbb2
+# %% ../nbs/00_neurons.ipynb #9ae0e39c
 @_jit
 def qif_s_star(a, b, I):
     "Value of `s` at which the QIF flow from `V = a/b` with current `I` blows up (`inf` if never)."
@@ -121,7 +121,7 @@ def qif_flow_grad(V, I, dt, tau):
     dV1_ddt = (V1 * (V1 - 1.0) + I1) / tau
     return V1, I1, dV1_dV, dV1_dI, dV1_ddt
 
-# %% ../nbs/00_neurons.ipynb #b6c17161
+# %% ../nbs/00_neurons.ipynb #0d04f668
 @_jit
 def lif_flow_grad(V, I, dt, tau):
     "`(V1, I1, dV1/dV, dV1/dI, dV1/ddt)` of `lif_flow`."
@@ -173,7 +173,7 @@ def lif_spike_grad(V, I, tau, threshold):
     vdot = (I * x * x - threshold) / tau
     return -x / vdot, -(x - x * x) / vdot
 
-# %% ../nbs/00_neurons.ipynb #995481d9
+# %% ../nbs/00_neurons.ipynb #1dca39db
 @_jit
 def phase(V, c, tau):
     "Phase `(tau/c)(arctan((V - 1/2)/c) + pi/2)` in `[0, tau pi / c]` of a QIF with drive `c^2`; `V = -inf` -> 0."
@@ -228,7 +228,7 @@ def theta_H_grad(phi, w, c, tau):
     den = sn * sn + u * u
     return (tau / c) * math.atan2(sn, u), 1.0 / den, (tau / (c * c)) * sn * sn / den
 
-# %% ../nbs/00_neurons.ipynb #a719d8b2
+# %% ../nbs/00_neurons.ipynb #1bdeeeb4
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
@@ -282,7 +282,7 @@ def _lif_tts_arrays(V, I, tau, threshold, out):
     for k in range(V.size):
         out[k] = lif_time_to_spike(V[k], I[k], tau, threshold)
 
-# %% ../nbs/00_neurons.ipynb #25693130
+# %% ../nbs/00_neurons.ipynb #f76841cd
 class _CurrentNeuron:
     """Shared array interface of the two models with an exponentially decaying synaptic current.
 
@@ -313,7 +313,7 @@ class _CurrentNeuron:
         self._tts_arrays(V.ravel(), I.ravel(), out.reshape(-1))
         return out
 
-# %% ../nbs/00_neurons.ipynb #beab44b6
+# %% ../nbs/00_neurons.ipynb #8754ef16
 class QIF(_CurrentNeuron):
     """Quadratic integrate-and-fire neuron with exponentially decaying synaptic current, tau_s = tau/2.
 
@@ -323,7 +323,11 @@ class QIF(_CurrentNeuron):
     kind = QIF_KIND
     w_min = math.pi ** 2 / 4  # one input onto a neuron at rest spikes (at t = inf) from this weight on
 
-    def __init__(self, tau=1.0, alpha=10.0):
+    def __init__(
+        self,
+        tau=1.0,  # membrane time constant (> 0), the unit of time; tau_s = tau / 2
+        alpha=10.0,  # softplus sharpness (> 0) of the first-type pseudo drive
+    ):
         self.tau = _positive("tau", tau)
         self.alpha = _positive("alpha", alpha)
 
@@ -344,7 +348,11 @@ class LIF(_CurrentNeuron):
 
     kind = LIF_KIND
 
-    def __init__(self, tau=1.0, threshold=1.0):
+    def __init__(
+        self,
+        tau=1.0,  # membrane time constant (> 0); tau_s = tau / 2
+        threshold=1.0,  # firing threshold (> 0); reset to 0
+    ):
         self.tau = _positive("tau", tau)
         self.threshold = _positive("threshold", threshold)
 
@@ -362,7 +370,7 @@ class LIF(_CurrentNeuron):
     def __repr__(self):
         return f"LIF(tau={self.tau}, threshold={self.threshold})"
 
-# %% ../nbs/00_neurons.ipynb #d67b739e
+# %% ../nbs/00_neurons.ipynb #2f474c9f
 class Theta:
     """Theta neuron (QIF with tonic current `I0 > 1/4` and delta-pulse inputs), MNIST values by default.
 
@@ -370,7 +378,11 @@ class Theta:
 
     kind = THETA_KIND
 
-    def __init__(self, tau=6 / math.pi, I0=1.25):
+    def __init__(
+        self,
+        tau=6 / math.pi,  # time constant (> 0); the default gives the MNIST period 6
+        I0=1.25,  # tonic drive (> 1/4: the neuron oscillates)
+    ):
         self.tau = _positive("tau", tau)
         I0 = _positive("I0", I0)
         if I0 <= 0.25:
@@ -409,7 +421,7 @@ class Theta:
     def __repr__(self):
         return f"Theta(tau={self.tau}, I0={self.I0})"
 
-# %% ../nbs/00_neurons.ipynb #50875f5d
+# %% ../nbs/00_neurons.ipynb #12c4d189
 class NeuronParams(NamedTuple):
     """Internal API of the kernels: the numbers of a neuron model, as a record `@njit` functions accept.
 
