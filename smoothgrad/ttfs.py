@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MAX_TRIAL_PERIODS', 'MAX_ABS_WEIGHT', 'MAX_WORKSPACE_BYTES', 'TTFSNetwork', 'reference_forward', 'reference_loss']
 
-# %% ../nbs/06a_ttfs_network.ipynb #92092c50
+# %% ../nbs/06a_ttfs_network.ipynb #a73ad9d6
 import math
 import numbers
 import os
@@ -18,7 +18,7 @@ from .neurons import Theta, theta_H
 from .ttfs_kernels import (N_PAR, P_HALFPI, P_INVB, P_KAPPA, P_PI, P_REG, P_T, CPUBackend, FlatParams,
                                      workspace_layout)
 
-# %% ../nbs/06a_ttfs_network.ipynb #cd68b0e9
+# %% ../nbs/06a_ttfs_network.ipynb #7dab2615
 MAX_TRIAL_PERIODS = 1000  # T / period at most
 MAX_ABS_WEIGHT = 1e6  # |w| / c at most
 MAX_WORKSPACE_BYTES = 2**31  # kernel workspaces of one call at most
@@ -59,7 +59,7 @@ def _check_dtype(dtype):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     return dtype
 
-# %% ../nbs/06a_ttfs_network.ipynb #33c5e3c6
+# %% ../nbs/06a_ttfs_network.ipynb #923876c4
 def _host_array(name, a):
     "A NumPy array from `a` (NumPy, CuPy or a nested sequence), or a TypeError naming `name`."
     if hasattr(a, "get") and not isinstance(a, np.ndarray):  # CuPy array
@@ -80,12 +80,12 @@ def _check_inputs(x, n_in, as_times):
     x = _host_array("x", x)
     if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
         raise ValueError(f"x must have shape (B, {n_in}) with B >= 1, got {x.shape}")
-    if x.dtype.kind == "f" and np.isnan(x).any():
-        raise ValueError("x contains NaN")
+    if as_times and x.dtype.kind == "f" and np.isnan(x).any():
+        raise ValueError("input spike times x contain NaN")
     if as_times and (x < 0).any():
         raise ValueError("input spike times (as_times=True) must be >= 0 (inf = no spike)")
-    if not as_times and x.dtype.kind == "f" and np.isinf(x).any():
-        raise ValueError("binarised inputs x must be finite (pass as_times=True for spike times)")
+    if not as_times and x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ValueError("binarised inputs x must be finite, no NaN or inf (pass as_times=True for spike times)")
     return x
 
 
@@ -103,7 +103,7 @@ def _check_labels(labels, B, n_out):
         raise ValueError(f"labels must lie in [0, {n_out}), got values in [{labels.min()}, {labels.max()}]")
     return labels.astype(np.int64)
 
-# %% ../nbs/06a_ttfs_network.ipynb #9b7ee6bd
+# %% ../nbs/06a_ttfs_network.ipynb #3faeac54
 class _Parameters:
     "Parameters and backend of a `TTFSNetwork`."
 
@@ -145,7 +145,7 @@ class _Parameters:
         return (f"TTFSNetwork(sizes={self.sizes}, neuron={self.neuron}, T={self.T}, dtype={self.dtype.name}, "
                 f"backend={self.backend!r})")
 
-# %% ../nbs/06a_ttfs_network.ipynb #857f377f
+# %% ../nbs/06a_ttfs_network.ipynb #0ca8faf8
 class _KernelArrays:
     "Conversion between a `TTFSNetwork`'s parameters and the kernels' flat arrays."
 
@@ -172,7 +172,10 @@ class _KernelArrays:
         "The parameters as the kernels read them (checked first)."
         self._check_params()
         c, kappa = self.neuron.c, self.neuron.c / self.neuron.tau
-        WK = np.concatenate([(np.asarray(W, np.float64).T / c).ravel() for W in self.weights]).astype(self.dtype)
+        if c == 1.0:  # the Fig. 4 neurons: W^T in one copy per layer
+            WK = np.concatenate([np.asarray(W).astype(self.dtype, copy=False).T.ravel() for W in self.weights])
+        else:
+            WK = np.concatenate([(np.asarray(W, np.float64).T / c).ravel() for W in self.weights]).astype(self.dtype)
         th0 = kappa * np.concatenate([np.asarray(p, np.float64) for p in self.phi0])
         par = np.zeros(N_PAR, self.dtype)
         par[[P_T, P_KAPPA, P_PI, P_HALFPI, P_REG]] = self.T, kappa, math.pi, math.pi / 2, self.reg
@@ -199,7 +202,7 @@ class _KernelArrays:
             wo += n
         return grads
 
-# %% ../nbs/06a_ttfs_network.ipynb #c6a26ab8
+# %% ../nbs/06a_ttfs_network.ipynb #c0f6dd59
 class _Runner:
     "Inputs, the capacity loop and the finiteness check of a `TTFSNetwork`."
 
@@ -208,14 +211,15 @@ class _Runner:
                    ) -> np.ndarray:
         "Input spike times `(B, n_in)` of binarised inputs `x`: `t_in` where `x != 0`, else `inf`."
         x = _check_inputs(x, self.sizes[0], as_times=False)
-        return np.where(x != 0, self.dtype.type(self.t_in), self.dtype.type(np.inf)).astype(self.dtype)
+        return np.where(x != 0, self.dtype.type(self.t_in), self.dtype.type(np.inf))
 
     def _times(self, x, as_times):
+        "Input times `(B, n_in)` and their number of distinct values below T (1 for binarised inputs, else None)."
         if not isinstance(as_times, (bool, np.bool_)):
             raise TypeError(f"as_times must be True or False, got {as_times!r}")
         if as_times:
-            return np.ascontiguousarray(_check_inputs(x, self.sizes[0], True), dtype=self.dtype)
-        return self.input_times(x)
+            return np.ascontiguousarray(_check_inputs(x, self.sizes[0], True), dtype=self.dtype), None
+        return self.input_times(x), 1
 
     def _spike_bound(self, cap_m1):
         "An upper bound on the spikes of one neuron in one trial, over all layers."
@@ -226,14 +230,14 @@ class _Runner:
             m = min(n * (per + m), 2**40)
         return worst
 
-    def _run(self, mode, XT, labels=None, gout=None) -> dict:
-        "Run the backend on input times `XT`, growing capacities on overflow; per-sample results (and `grad`)."
+    def _run(self, mode, XT, labels=None, gout=None, groups=None) -> dict:
+        "Run the backend on input times `XT` (`groups`: distinct times, if known), growing capacities on overflow."
         flat = self._flat()
         flat.par[P_INVB] = 1.0 / XT.shape[0]
         LAB = np.full(XT.shape[0], -1, np.int64) if labels is None else labels
         GOUT = np.zeros((1, 1), self.dtype) if gout is None else np.ascontiguousarray(gout, self.dtype)
-        cap_m1 = max(1, int((XT < self.T).sum(axis=1).max()))
-        cap_g1 = _groups_bound(XT, self.T, self.t_in)
+        cap_m1 = max(1, int(np.count_nonzero(XT < self.T, axis=1).max()))
+        cap_g1 = groups if groups is not None else _groups_bound(XT, self.T, self.t_in)
         bound = self._spike_bound(cap_m1)
         while True:
             layout = workspace_layout(self.sizes, cap_m1, cap_g1, self._K)
@@ -253,7 +257,7 @@ class _Runner:
                                      "too extreme for this dtype (try float64 or smaller weights)")
         return out
 
-# %% ../nbs/06a_ttfs_network.ipynb #18d86e66
+# %% ../nbs/06a_ttfs_network.ipynb #0369dcf6
 def _groups_bound(XT, T, t_in):
     "Upper bound on the number of distinct input times below `T` in one sample (1 for binarised inputs)."
     fin = XT < T
@@ -263,7 +267,7 @@ def _groups_bound(XT, T, t_in):
     with np.errstate(invalid="ignore"):
         return int(((np.diff(s, axis=1) != 0) & np.isfinite(s[:, 1:])).sum(axis=1).max()) + 1
 
-# %% ../nbs/06a_ttfs_network.ipynb #be190d2d
+# %% ../nbs/06a_ttfs_network.ipynb #ce7debfc
 class _Outputs:
     "Output times, loss and gradients of a `TTFSNetwork`."
 
@@ -272,7 +276,8 @@ class _Outputs:
                      *, as_times:bool=False, # x holds spike times instead of binarised values
                     ) -> np.ndarray:
         "Output times `(B, n_out)`: first ordinary spike in `[0, T)`, else first pseudospike (always finite)."
-        return self._run(0, self._times(x, as_times))["t_out"]
+        XT, groups = self._times(x, as_times)
+        return self._run(0, XT, groups=groups)["t_out"]
 
     def loss_and_grad(self,
                       x, # binarised inputs (B, n_in), or input spike times if as_times
@@ -281,9 +286,9 @@ class _Outputs:
                      ) -> tuple:
         """`(loss, accuracy, grads)`: mean loss, fraction with the earliest output at the label, and the gradients
         of the mean loss with the structure of `params()` (weights, then phi0)."""
-        XT = self._times(x, as_times)
+        XT, groups = self._times(x, as_times)
         labels = _check_labels(labels, XT.shape[0], self.sizes[-1])
-        out = self._run(1, XT, labels)
+        out = self._run(1, XT, labels, groups=groups)
         grads = self._unflatten(out["grad"], sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])))
         return float(out["loss"].mean(dtype=np.float64)), float(out["correct"].mean()), grads
 
@@ -293,11 +298,11 @@ class _Outputs:
                          *, as_times:bool=False, # x holds spike times instead of binarised values
                         ) -> tuple:
         "`(t_out, grads)`: output times and the vector-Jacobian product of `g_out` with them (structure of `params()`)."
-        XT = self._times(x, as_times)
+        XT, groups = self._times(x, as_times)
         g_out = _host_array("g_out", g_out)
         if g_out.shape != (XT.shape[0], self.sizes[-1]) or not np.isfinite(g_out).all():
             raise ValueError(f"g_out must be a finite ({XT.shape[0]}, {self.sizes[-1]}) array, got shape {g_out.shape}")
-        out = self._run(2, XT, gout=g_out)
+        out = self._run(2, XT, gout=g_out, groups=groups)
         return out["t_out"], self._unflatten(out["grad"], sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])))
 
     def predict(self,
@@ -307,9 +312,9 @@ class _Outputs:
                ) -> np.ndarray:
         """Predicted classes `(B,)`: the output neuron with the earliest output time. A silent output neuron counts
         with its first pseudospike, so a network without any output spike still predicts; ties go to the lowest index."""
-        XT = self._times(x, as_times)
+        XT, groups = self._times(x, as_times)
         batch_size = _batch_size(batch_size)
-        return np.concatenate([self._run(0, XT[s:s + batch_size])["t_out"].argmin(axis=1)
+        return np.concatenate([self._run(0, XT[s:s + batch_size], groups=groups)["t_out"].argmin(axis=1)
                                for s in range(0, XT.shape[0], batch_size)]).astype(np.int64)
 
 
@@ -318,7 +323,7 @@ def _batch_size(batch_size):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     return int(batch_size)
 
-# %% ../nbs/06a_ttfs_network.ipynb #d9c03c36
+# %% ../nbs/06a_ttfs_network.ipynb #c5bdbd2b
 class _Metrics:
     "The metrics of Fig. 4."
 
@@ -330,14 +335,14 @@ class _Metrics:
                 ) -> dict:
         """Accuracy counting pseudospikes, accuracy with ordinary spikes only, mean loss, hidden spikes per neuron
         per sample, the same before the earliest output, fraction of hidden neurons silent on every sample."""
-        XT = self._times(x, as_times)
+        XT, groups = self._times(x, as_times)
         labels = _check_labels(labels, XT.shape[0], self.sizes[-1])
         B, batch_size = XT.shape[0], _batch_size(batch_size)
         acc = acc_ord = loss = spk = bef = 0.0
         ever = np.zeros(sum(self.sizes[1:-1]), bool)
         for s in range(0, B, batch_size):
             lab = labels[s:s + batch_size]
-            out = self._run(0, XT[s:s + batch_size], lab)
+            out = self._run(0, XT[s:s + batch_size], lab, groups=groups)
             rows = np.arange(len(lab))
             tf = out["t_first"].astype(np.float64)
             tl, tf[rows, lab] = tf[rows, lab], np.inf
@@ -352,7 +357,7 @@ class _Metrics:
                     hidden_spikes_per_neuron=spk / (B * n_hid), hidden_spikes_before_output=bef / (B * n_hid),
                     silent_fraction=float((~ever).mean()) if ever.size else 0.0)
 
-# %% ../nbs/06a_ttfs_network.ipynb #fff849a0
+# %% ../nbs/06a_ttfs_network.ipynb #121637ea
 _FORMAT = "smoothgrad.TTFSNetwork/1"
 
 
@@ -402,7 +407,7 @@ class _Files:
             raise ValueError(f"{path}: not a readable TTFSNetwork file ({type(err).__name__}: {err})") from err
         return net
 
-# %% ../nbs/06a_ttfs_network.ipynb #fb6d2609
+# %% ../nbs/06a_ttfs_network.ipynb #e31c7e37
 class TTFSNetwork(_Files, _Metrics, _Outputs, _Runner, _KernelArrays, _Parameters):
     """Layered theta-neuron network with time-to-first-spike outputs (Fig. 4).
 
@@ -445,7 +450,7 @@ class TTFSNetwork(_Files, _Metrics, _Outputs, _Runner, _KernelArrays, _Parameter
         self._K = 2  # spike capacity per neuron (grows on demand)
         self.set_backend(backend)
 
-# %% ../nbs/06a_ttfs_network.ipynb #18958b4f
+# %% ../nbs/06a_ttfs_network.ipynb #136fd6da
 def reference_forward(net:TTFSNetwork, # network whose parameters are used
                       XT, # input spike times (B, n_in), inf = no spike
                      ) -> tuple:
