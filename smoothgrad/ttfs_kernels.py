@@ -12,19 +12,19 @@ __all__ = ['FASTMATH', 'kernel_jit', 'inline_jit', 'F_EVT', 'F_GT', 'F_TP', 'F_T
            'layer_backward', 'event_adjoints_to_spikes', 'sample_run', 'run_samples', 'FlatParams', 'result_arrays',
            'CPUBackend']
 
-# %% ../nbs/05_ttfs.ipynb #ececfa66
+# %% ../nbs/05_ttfs.ipynb #23ff054a
 import math
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-# %% ../nbs/05_ttfs.ipynb #46e7908f
+# %% ../nbs/05_ttfs.ipynb #3f8b90b6
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # LLVM fast-math flags of every CPU kernel
 kernel_jit = njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 
-# %% ../nbs/05_ttfs.ipynb #1e091942
+# %% ../nbs/05_ttfs.ipynb #d0cb29d7
 @kernel_jit
 def rotate(p, q, C, S):
     "Free flow: rotate the homogeneous theta state `(p, q)` by the angle with cosine `C` and sine `S`."
@@ -55,7 +55,7 @@ def since_spike(p, q, kappa):
     "Time since the spike of a state `(p, q)` that has just rotated past it (`p <= 0`): `atan2(-p, -q) / kappa`."
     return math.atan2(-p, -q) / kappa
 
-# %% ../nbs/05_ttfs.ipynb #207fb67a
+# %% ../nbs/05_ttfs.ipynb #e5b3e504
 (F_EVT, F_GT, F_TP, F_TQM, F_TQP, F_SPT, F_PT, F_QT, F_U, F_H, F_GS, F_LAM, F_DK, F_GE, F_GH, F_QC, F_AW,
  N_FFIELDS) = range(18)  # float fields per layer
 (I_EVJ, I_GS, I_SPI, I_SPG, I_PERM, I_FIRST, N_IFIELDS) = range(7)  # int fields per layer
@@ -70,7 +70,7 @@ class Layout(NamedTuple):
     nf: int  # length of `fw`
     ni: int  # length of `iw`
 
-# %% ../nbs/05_ttfs.ipynb #b2369510
+# %% ../nbs/05_ttfs.ipynb #fa75082c
 def workspace_layout(sizes, # layer widths (n_in, n_1, ..., n_L)
                      cap_m1:int, # capacity for input events (layer 1's presynaptic events)
                      cap_g1:int, # capacity for distinct input times (layer 1's event groups)
@@ -98,13 +98,13 @@ def workspace_layout(sizes, # layer widths (n_in, n_1, ..., n_L)
             ni += ilen.get(f, n)
     return Layout(FO, IO, CAP, nf, ni)
 
-# %% ../nbs/05_ttfs.ipynb #dcbad6e7
+# %% ../nbs/05_ttfs.ipynb #a64ec6b3
 @inline_jit
 def field(w, O, l, f, length):
     "View of field `f` of layer `l` in the workspace `w` (offsets `O`), `length` entries."
     return w[O[l, f]:O[l, f] + length]
 
-# %% ../nbs/05_ttfs.ipynb #8cbb81a6
+# %% ../nbs/05_ttfs.ipynb #9e880e61
 @inline_jit
 def insert_sorted(fw, oe, iw, oi, k, t, j):
     "Stable insertion of time `t` with index `j` behind the `k` sorted entries `fw[oe:oe + k]`, `iw[oi:oi + k]`."
@@ -132,7 +132,7 @@ def input_events(b, XT, par, FO, IO, CAP, fw, iw, cnt):
     cnt[1, 0] = m
     return True
 
-# %% ../nbs/05_ttfs.ipynb #afe9c0e5
+# %% ../nbs/05_ttfs.ipynb #8303735c
 @kernel_jit
 def record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw):
     "Spikes of layer `l` after a rotation ending at `t1` in interval `G`, in neuron order. New count, -1 on overflow."
@@ -155,7 +155,7 @@ def record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw):
             fw[oqt + i] = -q1
     return S
 
-# %% ../nbs/05_ttfs.ipynb #993cb5b8
+# %% ../nbs/05_ttfs.ipynb #bff0cee3
 @inline_jit
 def rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw):
     "Free flow of layer `l` from `t_prev` to `t` (interval `G`), recording spikes. New spike count, -1 on overflow."
@@ -185,7 +185,7 @@ def rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw):
                 return -1
     return S
 
-# %% ../nbs/05_ttfs.ipynb #5a2d0b17
+# %% ../nbs/05_ttfs.ipynb #76c08626
 @inline_jit
 def kick_layer(l, e, e2, G, WK, LAY, FO, IO, fw, iw):
     "Pulse of events `e .. e2 - 1` (group `G`) on layer `l`: summed kicks, tape `(p, q-, q+)`, new state."
@@ -222,7 +222,7 @@ def kick_layer(l, e, e2, G, WK, LAY, FO, IO, fw, iw):
                 P[i] = P[i] / s
                 Q[i] = Q[i] / s
 
-# %% ../nbs/05_ttfs.ipynb #0ba902c7
+# %% ../nbs/05_ttfs.ipynb #0f6ae98e
 @kernel_jit
 def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
     "Events of layer `l` (sorted, in `fw`/`iw`) -> its spikes, tape and state at T. False on overflow."
@@ -261,7 +261,7 @@ def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
     cnt[l, 2] = S
     return True
 
-# %% ../nbs/05_ttfs.ipynb #d8c5657e
+# %% ../nbs/05_ttfs.ipynb #20db14d5
 @kernel_jit
 def sort_spikes(l, FO, IO, CAP, fw, iw, cnt):
     "Stable sort of layer `l`'s spikes by time -> events of layer `l + 1`. False on overflow."
@@ -277,7 +277,7 @@ def sort_spikes(l, FO, IO, CAP, fw, iw, cnt):
     cnt[l + 1, 0] = S
     return True
 
-# %% ../nbs/05_ttfs.ipynb #788cd911
+# %% ../nbs/05_ttfs.ipynb #4b826815
 @kernel_jit
 def pseudo_forward(l, WK, par, LAY, FO, fw):
     "Pseudo drive `u` and pseudo angle `h` of layer `l` from the state at T and the previous layer's `h`."
@@ -296,7 +296,7 @@ def pseudo_forward(l, WK, par, LAY, FO, fw):
     for i in range(n):
         H[i] = math.atan2(P[i], kick(P[i], Q[i], U[i])[1])
 
-# %% ../nbs/05_ttfs.ipynb #3735c6f5
+# %% ../nbs/05_ttfs.ipynb #bab5627a
 @inline_jit
 def sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF):
     """Outputs of sample `b` after its forward pass: output times `T_OUT` (first ordinary spike `T_FIRST`, else first
@@ -349,7 +349,7 @@ def sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_F
         else:
             fw[ogh + i] = -gi / par[P_KAPPA]
 
-# %% ../nbs/05_ttfs.ipynb #4635388d
+# %% ../nbs/05_ttfs.ipynb #867c610a
 @kernel_jit
 def pseudo_backward(l, WK, par, LAY, FO, fw, gP):
     "Adjoint of layer `l`'s pseudo path: `lambda(T)` of layer `l`, weight gradients, adjoint of `h` of layer `l - 1`."
@@ -373,7 +373,7 @@ def pseudo_backward(l, WK, par, LAY, FO, fw, gP):
                 gr += W[i] * DK[i]
             GHp[j] = gr / pi
 
-# %% ../nbs/05_ttfs.ipynb #9509a087
+# %% ../nbs/05_ttfs.ipynb #201baa9d
 @inline_jit
 def pulse_adjoint(l, g, need_ge, WK, par, LAY, FO, IO, fw, iw, gP):
     "Adjoint of group `g`'s pulse on layer `l`: updates `F_LAM`, adds weight gradients, writes event adjoints `F_GE`."
@@ -414,7 +414,7 @@ def pulse_adjoint(l, g, need_ge, WK, par, LAY, FO, IO, fw, iw, gP):
         for i in range(n):
             GW[i] += DK[i]
 
-# %% ../nbs/05_ttfs.ipynb #dce02a33
+# %% ../nbs/05_ttfs.ipynb #f4770194
 @kernel_jit
 def layer_backward(l, need_ge, WK, par, LAY, FO, IO, fw, iw, cnt, gP, n_w):
     "Adjoint of layer `l`'s events: `F_LAM` holds dL/dtheta(T), `F_GS` the spike adjoints; writes `F_GE`."
@@ -443,7 +443,7 @@ def event_adjoints_to_spikes(l, FO, IO, fw, iw, cnt):
     for e in range(cnt[l, 0]):
         fw[ogsp + iw[ope + e]] = fw[oge + e]
 
-# %% ../nbs/05_ttfs.ipynb #3c07ca70
+# %% ../nbs/05_ttfs.ipynb #995d0631
 @kernel_jit
 def sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt, gP, n_w,
                T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG):
@@ -474,7 +474,7 @@ def sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw
         if l > 1:
             event_adjoints_to_spikes(l, FO, IO, fw, iw, cnt)
 
-# %% ../nbs/05_ttfs.ipynb #a3ee0b7b
+# %% ../nbs/05_ttfs.ipynb #c7c1a9f2
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
 def run_samples(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, CNT, GP, n_w,
                 T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG):
@@ -487,11 +487,11 @@ def run_samples(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, 
             sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW[c], IW[c], CNT[c], GP[c], n_w,
                        T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG)
 
-# %% ../nbs/05_ttfs.ipynb #f7f1499e
+# %% ../nbs/05_ttfs.ipynb #f242a807
 run_samples_serial = njit(cache=True, error_model="numpy", fastmath=FASTMATH)(run_samples.py_func)
 SERIAL_WORK = 2_000_000  # batch size x weights below which the chunks run serially
 
-# %% ../nbs/05_ttfs.ipynb #4df5df69
+# %% ../nbs/05_ttfs.ipynb #3c2b8f21
 class FlatParams(NamedTuple):
     "The network's parameters and scalars as the kernels read them."
     WK: np.ndarray  # W^T / c of every layer, flattened
@@ -509,7 +509,7 @@ def result_arrays(alloc, B, sizes, dtype):
                 correct=alloc(B, np.int64), nspk=alloc((B, max(n_hid, 1)), np.int64), nbefore=alloc(B, np.int64),
                 flag=alloc(B, np.int64))
 
-# %% ../nbs/05_ttfs.ipynb #8c58cdec
+# %% ../nbs/05_ttfs.ipynb #e67f3a1c
 class CPUBackend:
     "The CPU kernels: `run_samples` on `4 * numba threads` chunks, workspaces cached between calls."
     name = "cpu"
