@@ -99,6 +99,15 @@ def _advance(p, X, dt, k):
         else:
             X[0, i], X[1, i] = 0.0, lif_flow(0.0, X[1, i], dt, p.tau)[1]
 
+# %% ../nbs/01_simulate.ipynb #ed7d37e6
+@_jit
+def _spikes_at_input(p, X, t, t_in, best, k, T):
+    """True if QIF neuron `k`, the next to spike (at `best` < `T`), is at its pole when the input at `t_in` arrives:
+    its spike then goes first, as in an exact tie."""
+    if p.kind != QIF_KIND or not best < T:
+        return False
+    return qif_at_pole(X[0, k], X[1, k], max(t_in - t, 0.0), p.tau)
+
 # %% ../nbs/01_simulate.ipynb #55233d5a
 @_jit
 def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT):
@@ -112,8 +121,9 @@ def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev
     while True:
         best, k = _next_spike(p, X, t)
         t_in = tin[q] if q < n_in else math.inf
-        is_input = t_in < best  # exact tie: the neuron spikes first
-        t_ev = t_in if is_input else best
+        # exact tie, or the next spiker at its pole when the input arrives: the neuron spikes first
+        is_input = t_in < best and not _spikes_at_input(p, X, t, t_in, best, k, T)
+        t_ev = max(t_in, t) if is_input else best
         if not t_ev < T:
             break
         if count >= max_events:

@@ -329,3 +329,53 @@ def test_trial_vjp_pole_bar():
         trial_vjp(inside, None, None, np.ones(1))
     with pytest.raises(ValueError, match="spike_times_bar"):
         trial_vjp(inside, np.ones(2))
+
+
+# An input that arrives a hair before a QIF spike, inside the window where the simulator's flow snaps the neuron
+# onto its pole (s within 1e-13 of s*): the spike is still caused by the state before the input, so its time and
+# derivatives are the limits from both sides (regression: the spike used to snap to the input time, dt/dw = 0).
+POLE_NEURON = QIF(1.0, 10.0)
+W_EARLY, T_EARLY = 3.0, 0.5
+S_STAR = np.pi / (2 * np.sqrt(W_EARLY))  # blow-up s of the flow from V = 0 with I = W_EARLY (chapter 00)
+T_STAR = T_EARLY - np.log1p(-S_STAR)  # closed-form spike time
+DT_DW = -np.pi / 4 * W_EARLY**-1.5 / (1 - S_STAR)  # closed-form d t_sp / d w_early
+OFFSETS = [0.0, 1e-15, 1e-13, 1e-12, 1e-10, 1e-8]
+
+
+def late_input_trial(offset, w_early=W_EARLY, w=((0.0,),), w_in=None):
+    "Output times and gradients (n = 1, cotangent on neuron `len(w) - 1`) with the late input at `T_STAR + offset`."
+    w = np.array(w)
+    w_in = np.array([[w_early, -1.0]]) if w_in is None else w_in(w_early)
+    cot = np.zeros((len(w), 1))
+    cot[-1] = 1.0
+    args = (POLE_NEURON, w, w_in, [T_EARLY, T_STAR + offset], [0, 1], 10.0, 1)
+    return output_times(*args)[:, 0], output_times_vjp(*args, cot)[1]
+
+
+@pytest.mark.parametrize("offset", [s * d for d in OFFSETS for s in (-1, 1)][1:])
+def test_input_at_the_pole_single_neuron(offset):
+    out, g = late_input_trial(offset)
+    assert abs(out[0] - T_STAR) < 2e-14  # the late input (at most 1e-8 before) moves the spike by < 1e-20
+    assert abs(g["w_in"][0, 0] - DT_DW) < 1e-7 * abs(DT_DW)
+    assert abs(g["input_times"][1]) < 1e-6  # d t_sp / d t_in -> 0 from both sides (was 1 inside the window)
+    if abs(offset) >= 1e-8:  # central differences whose step keeps the input on one side of the spike
+        h = abs(offset) / 10
+        f = lambda x: late_input_trial(offset, x)[0][0]
+        assert abs((f(W_EARLY + h) - f(W_EARLY - h)) / (2 * h) - DT_DW) < 1e-5
+
+
+@pytest.mark.parametrize("offset", [s * d for d in OFFSETS for s in (-1, 1)][1:])
+def test_input_at_the_pole_network(offset):
+    """Neuron 1 receives both the late input and neuron 0's spike: its output and gradient are continuous."""
+    w, w_in = ((0.0, 0.0), (2.0, 0.0)), lambda x: np.array([[x, -1.0], [0.5, 1.0]])
+    out0, g0 = late_input_trial(0.0, w=w, w_in=w_in)
+    out, g = late_input_trial(offset, w=w, w_in=w_in)
+    assert abs(out[0] - T_STAR) < 2e-14
+    assert abs(out[1] - out0[1]) < abs(offset) + 1e-14  # moves with the input, by less than |offset|
+    for k in ("w", "w_in", "x0"):
+        np.testing.assert_allclose(g[k], g0[k], rtol=1e-5, atol=1e-9)
+    if abs(offset) >= 1e-8:
+        h = abs(offset) / 10
+        f = lambda x: late_input_trial(offset, x, w=w, w_in=w_in)[0][1]
+        fd = (f(W_EARLY + h) - f(W_EARLY - h)) / (2 * h)
+        assert abs(fd - g["w_in"][0, 0]) < 1e-4 * max(1.0, abs(fd))
