@@ -1,4 +1,5 @@
-"""Beyond the paper: the Yin-Yang and Fashion-MNIST experiment notebooks run under papermill (quick mode)."""
+"""Beyond the paper: the Yin-Yang and Fashion-MNIST experiment notebooks run under papermill in quick mode
+(about 17 s each on an idle 2-core machine) and reach their quick-mode accuracy floors."""
 import json
 
 import pytest
@@ -27,20 +28,12 @@ def _check_yinyang(v):
     assert v["acc_test_no_pseudo_ordinary"]["mean"] == 0.0
 
 
-def test_yinyang_tiny_run(tmp_path):
-    v, _ = _run("yinyang", tmp_path, epochs=2, n_train=500)
-    _check_yinyang(v)
-    assert v["epochs"] == 2 and v["acc_test"]["n_runs"] == 1
-
-
-@pytest.mark.slow
 def test_yinyang_quick_accuracy(tmp_path):
     v, _ = _run("yinyang", tmp_path)
     _check_yinyang(v)
     assert v["acc_test"]["mean"] >= 0.90, v["acc_test"]  # quick-mode floor (paper mode aims at 0.98)
 
 
-@pytest.mark.slow
 def test_fashion_quick_accuracy(tmp_path):
     v, doc = _run("fashion", tmp_path)
     floor = 0.75 if doc["data"] == "Fashion-MNIST" else 0.85  # the MNIST-digit fallback is easier
@@ -48,9 +41,3 @@ def test_fashion_quick_accuracy(tmp_path):
     assert v["acc_ordinary_before"]["mean"] == 0.0 and v["acc_pseudo_before"]["mean"] < 0.2
     assert v["acc_ordinary_after"]["mean"] <= v["acc_pseudo_after"]["mean"]
     assert v["seconds_per_epoch"] > 0
-
-
-def test_fashion_tiny_run(tmp_path):
-    v, doc = _run("fashion", tmp_path, epochs=1, n_train=300)
-    assert v["epochs"] == 1 and doc["n_train"] == 300
-    assert doc["data"] in ("Fashion-MNIST", "embedded MNIST digits (Fashion-MNIST files absent)")
