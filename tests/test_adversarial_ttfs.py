@@ -1,6 +1,7 @@
 """Adversarial tests of TTFSNetwork: hundreds of invalid arguments (each must raise a TypeError/ValueError naming
 the argument), corrupt files, and random networks in extreme regimes (never a silent NaN/inf, never a hang)."""
 import math
+import re
 import time
 
 import numpy as np
@@ -34,7 +35,12 @@ BAD_INIT = [
 ]
 
 
-@pytest.mark.parametrize("arg,value", BAD_INIT, ids=[f"{a}={v!r}"[:40] for a, v in BAD_INIT])
+def _case_id(arg, value):
+    "A test id without memory addresses (pytest-xdist workers must collect identical ids)."
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", f"{arg}={value!r}")[:40]
+
+
+@pytest.mark.parametrize("arg,value", BAD_INIT, ids=[_case_id(a, v) for a, v in BAD_INIT])
 def test_constructor_rejects(arg, value):
     kw = {"sizes": SMALL, arg: value}
     with pytest.raises((TypeError, ValueError)) as info:
