@@ -106,6 +106,9 @@ def _spikes_at_input(p, X, t, t_in, best, k, T):
     its spike then goes first, as in an exact tie."""
     if p.kind != QIF_KIND or not best < T:
         return False
+    # cheap exit: s* - s_in = e^{-(best - t)/tau} (e^{(best - t_in)/tau} - 1) >= e^{-24} 0.01 = 3.8e-13 > POLE_TOL
+    if best - t_in > 0.01 * p.tau and best - t < 24.0 * p.tau:
+        return False
     return qif_at_pole(X[0, k], X[1, k], max(t_in - t, 0.0), p.tau)
 
 # %% ../nbs/01_simulate.ipynb #55233d5a
