@@ -154,6 +154,21 @@ def _spike_time_vjp(p, Xprev, j, t_bar_e, Xb):
         Xb[0, j] += t_bar_e * gV
     Xb[1, j] += t_bar_e * gI
 
+
+@_jit
+def _pole_spikes_vjp(p, X, dt, k, pend, Xb, t_bar, e):
+    """Pass the pending cotangents `pend` of QIF neurons flowed onto their pole over `dt` from `X` (event `e`'s flow;
+    `k` the neuron that spikes at its end) to the blow-up time `t_{e-1} + delta(X_i)`: into `Xb` (before the flow)
+    and `t_bar[e - 1]`."""
+    if p.kind != QIF_KIND or dt == 0.0:
+        return
+    for i in range(X.shape[1]):
+        if pend[i] != 0.0 and i != k and qif_at_pole(X[0, i], X[1, i], dt, p.tau):
+            _spike_time_vjp(p, X, i, pend[i], Xb)
+            if e > 0:
+                t_bar[e - 1] += pend[i]
+            pend[i] = 0.0
+
 # %% ../nbs/03_gradients.ipynb #5ad529c0
 @_jit
 def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_bar, gw, gw_in, gtin):
@@ -162,7 +177,8 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
     On entry `t_bar` (E,): cotangents of the event times (used up), `Xb` (2, N): of the state at T; `pole_bar` (N,):
     of the blow-up time of QIF neurons at their pole at T. On exit `Xb` holds the cotangent of x0; weight gradients
     are added into `gw`, `gw_in`; `gtin` (sorted inputs) is written."""
-    E = ev_t.shape[0]
+    E, N = ev_t.shape[0], w.shape[0]
+    pend = np.zeros(N)  # spike-time cotangents of QIF neurons that spiked from their pole, until the flow onto it
     t_last = ev_t[E - 1] if E > 0 else 0.0
     dt_bar = _flow_vjp(p, ev_X[E], T - t_last, -1, Xb)  # final flow from X_E over T - t_E
     if E > 0:
@@ -181,8 +197,11 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
         t_bar[e] += dt_bar
         if e > 0:
             t_bar[e - 1] -= dt_bar
+        _pole_spikes_vjp(p, ev_X[e], dt, -1 if is_input else j, pend, Xb, t_bar, e)
         if is_input:
             gtin[j] += t_bar[e]
+        elif p.kind == QIF_KIND and ev_X[e][0, j] == math.inf:  # spiked from its pole: its time is the blow-up's
+            pend[j] += t_bar[e]
         else:
             if e > 0:
                 t_bar[e - 1] += t_bar[e]

@@ -379,3 +379,22 @@ def test_input_at_the_pole_network(offset):
         f = lambda x: late_input_trial(offset, x, w=w, w_in=w_in)[0][1]
         fd = (f(W_EARLY + h) - f(W_EARLY - h)) / (2 * h)
         assert abs(fd - g["w_in"][0, 0]) < 1e-4 * max(1.0, abs(fd))
+
+
+@pytest.mark.parametrize("late", [None, -1e-12, 0.0, 1e-8])
+def test_two_spikes_at_one_pole(late):
+    """Neurons 0 and 1 blow up at the same time (the flow to neuron 0's spike snaps neuron 1 onto its pole); neuron 2
+    listens to both with weights 1 and 2. Each spike time keeps its own derivative (the split was 1:0 before), which
+    is the limit from both sides, checked by central differences that move neuron 1's spike by +-1.6e-6."""
+    w = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 2.0, 0.0]])
+    w_in_of = lambda x: np.array([[W_EARLY, -1.0], [x, -0.5], [0.3, 1.0]])
+    tin = [T_EARLY, np.inf if late is None else T_STAR + late]
+    cot = np.zeros((3, 1))
+    cot[2] = 1.0
+    out, g = output_times_vjp(POLE_NEURON, w, w_in_of(W_EARLY), tin, [0, 1], 10.0, 1, cot)
+    assert abs(out[0, 0] - T_STAR) < 2e-14 and out[1, 0] == out[0, 0]
+    assert g["w_in"][0, 0] < -0.1  # an earlier spike of neuron 0 makes neuron 2 spike earlier
+    assert abs(g["w_in"][1, 0] - 2 * g["w_in"][0, 0]) < 1e-12  # ratio of the weights onto neuron 2
+    h = 1e-6
+    f = lambda x: output_times(POLE_NEURON, w, w_in_of(x), tin, [0, 1], 10.0, 1)[2, 0]
+    assert abs((f(W_EARLY + h) - f(W_EARLY - h)) / (2 * h) - g["w_in"][1, 0]) < 1e-6
