@@ -159,15 +159,18 @@ def _spike_time_vjp(p, Xprev, j, t_bar_e, Xb):
 def _pole_spikes_vjp(p, X, dt, k, pend, Xb, t_bar, e):
     """Pass the pending cotangents `pend` of QIF neurons flowed onto their pole over `dt` from `X` (event `e`'s flow;
     `k` the neuron that spikes at its end) to the blow-up time `t_{e-1} + delta(X_i)`: into `Xb` (before the flow)
-    and `t_bar[e - 1]`."""
+    and `t_bar[e - 1]`. Returns the number of cotangents passed on."""
+    done = 0
     if p.kind != QIF_KIND or dt == 0.0:
-        return
+        return done
     for i in range(X.shape[1]):
         if pend[i] != 0.0 and i != k and qif_at_pole(X[0, i], X[1, i], dt, p.tau):
             _spike_time_vjp(p, X, i, pend[i], Xb)
             if e > 0:
                 t_bar[e - 1] += pend[i]
             pend[i] = 0.0
+            done += 1
+    return done
 
 # %% ../nbs/03_gradients.ipynb #5ad529c0
 @_jit
@@ -179,6 +182,7 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
     are added into `gw`, `gw_in`; `gtin` (sorted inputs) is written."""
     E, N = ev_t.shape[0], w.shape[0]
     pend = np.zeros(N)  # spike-time cotangents of QIF neurons that spiked from their pole, until the flow onto it
+    n_pend = 0
     t_last = ev_t[E - 1] if E > 0 else 0.0
     dt_bar = _flow_vjp(p, ev_X[E], T - t_last, -1, Xb)  # final flow from X_E over T - t_E
     if E > 0:
@@ -197,10 +201,13 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
         t_bar[e] += dt_bar
         if e > 0:
             t_bar[e - 1] -= dt_bar
-        _pole_spikes_vjp(p, ev_X[e], dt, -1 if is_input else j, pend, Xb, t_bar, e)
+        if n_pend > 0:
+            n_pend -= _pole_spikes_vjp(p, ev_X[e], dt, -1 if is_input else j, pend, Xb, t_bar, e)
         if is_input:
             gtin[j] += t_bar[e]
-        elif p.kind == QIF_KIND and ev_X[e][0, j] == math.inf:  # spiked from its pole: its time is the blow-up's
+        elif p.kind == QIF_KIND and ev_X[e, 0, j] == math.inf:  # spiked from its pole: its time is the blow-up's
+            if pend[j] == 0.0:
+                n_pend += 1  # an upper bound on the non-zero entries of pend
             pend[j] += t_bar[e]
         else:
             if e > 0:
