@@ -29,7 +29,6 @@ import json
 import multiprocessing as mp
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time

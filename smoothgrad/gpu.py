@@ -16,10 +16,43 @@ import numba
 import numpy as np
 from numba import cuda  # importable without a GPU; the simulator swaps this module-level name in kernels
 
-from .ttfs_kernels import (F_AW, F_DK, F_EVT, F_GE, F_GH, F_GS, F_GT, F_H, F_LAM, F_PT, F_QC, F_QT, F_SPT,
-                                     F_TP, F_TQM, F_TQP, F_U, I_EVJ, I_FIRST, I_GS, I_PERM, I_SPG, I_SPI, P_HALFPI,
-                                     P_KAPPA, P_PI, P_T, FlatParams, Layout, kick, kick_grad, result_arrays, rotate,
-                                     sample_outputs, since_spike)
+from smoothgrad.ttfs_kernels import (
+    F_AW,
+    F_DK,
+    F_EVT,
+    F_GE,
+    F_GH,
+    F_GS,
+    F_GT,
+    F_H,
+    F_LAM,
+    F_PT,
+    F_QC,
+    F_QT,
+    F_SPT,
+    F_TP,
+    F_TQM,
+    F_TQP,
+    F_U,
+    I_EVJ,
+    I_FIRST,
+    I_GS,
+    I_PERM,
+    I_SPG,
+    I_SPI,
+    P_HALFPI,
+    P_KAPPA,
+    P_PI,
+    P_T,
+    FlatParams,
+    Layout,
+    kick,
+    kick_grad,
+    result_arrays,
+    rotate,
+    sample_outputs,
+    since_spike,
+)
 
 # %% ../nbs/06_gpu.ipynb #dc9bcc34
 def _simulator():

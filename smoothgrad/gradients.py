@@ -11,6 +11,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .reference import check_grad  # noqa: F401  (the finite-difference checker, re-exported)
 from smoothgrad.neurons import (
     LIF_KIND,
     QIF_KIND,
@@ -34,7 +35,6 @@ from smoothgrad.pseudo import (
     softplus_grad,
     softplus_ratio,
 )
-from .reference import check_grad  # noqa: F401  (the finite-difference checker, re-exported)
 from smoothgrad.simulate import (
     INPUT_EVENT,
     OVERFLOW,

@@ -8,15 +8,13 @@ __all__ = ['trial_trace', 'trace', 'first_spike_time', 'output_time_derivatives'
            'arc_length_trials']
 
 # %% ../nbs/11_probes.ipynb #1d8e5f0a
-import math
 import warnings
 
 import numpy as np
 
 from .gradients import output_times_vjp
-from .neurons import QIF, theta_H
-from .pseudo import output_times
-from .simulate import check_positive, simulate
+from .neurons import theta_H
+from .simulate import simulate
 
 # %% ../nbs/11_probes.ipynb #063c30db
 def trial_trace(trial, t_grid):
@@ -135,7 +133,8 @@ def refine_curve(f, # abscissae (n,) -> values (n, k) of k curves, NaN where a c
         if len(k) == 0:
             return x, y
         if len(x) + len(k) > max_points:
-            warnings.warn(f"refine_curve: stopped at {len(x)} points (max_points); check with unexplained_breaks")
+            warnings.warn(f"refine_curve: stopped at {len(x)} points (max_points); check with unexplained_breaks",
+                          stacklevel=2)
             return x, y
         xm = 0.5 * (x[k] + x[k + 1])
         ym = np.asarray(f(xm), dtype=np.float64).reshape(len(xm), -1)

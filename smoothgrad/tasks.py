@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from .gradients import output_times_vjp, vjp_core
-from .neurons import QIF, theta_H
+from .neurons import QIF
 from .optim import SGD, AdaBelief, exponential_decay
 from .probes import arc_length
 from .pseudo import check_outputs_finite, output_times, output_times_kernel

@@ -104,7 +104,7 @@ def _describe(obj, depth=0, skip=()):
 
 def _filled(cell) -> bool:
     try:
-        cell.cell_contents
+        cell.cell_contents  # noqa: B018 (raises ValueError for an empty cell)
     except ValueError:  # an empty closure cell
         return False
     return True

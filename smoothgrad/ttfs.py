@@ -15,8 +15,18 @@ import zipfile
 import numpy as np
 
 from .neurons import Theta, theta_H
-from .ttfs_kernels import (N_PAR, P_HALFPI, P_INVB, P_KAPPA, P_PI, P_REG, P_T, CPUBackend, FlatParams,
-                                     workspace_layout)
+from smoothgrad.ttfs_kernels import (
+    N_PAR,
+    P_HALFPI,
+    P_INVB,
+    P_KAPPA,
+    P_PI,
+    P_REG,
+    P_T,
+    CPUBackend,
+    FlatParams,
+    workspace_layout,
+)
 
 # %% ../nbs/06a_ttfs_network.ipynb #7dab2615
 MAX_TRIAL_PERIODS = 1000  # T / period at most

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smoothgrad.probes import curve_arrays, curve_record, first_spike_time, refine_curve, unexplained_breaks
 from smoothgrad.neurons import QIF
+from smoothgrad.probes import curve_arrays, curve_record, first_spike_time, refine_curve, unexplained_breaks
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 NAMES = ["fig1", "figS1", "figS2", "figS3", "figS4", "figS5"]

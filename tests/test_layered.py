@@ -110,7 +110,7 @@ def test_s2_transitions(transitions):
 
 def test_s2_caption_states(transitions):
     "Active -> ordinary and simultaneously inactive -> active, in each hidden neuron."
-    for r, (name, ws, _, _) in zip((0, 1), (transitions[0], transitions[2])):
+    for r, (_, ws, _, _) in zip((0, 1), (transitions[0], transitions[2])):
         sw = s2_sweep([ws - 1e-3, ws + 1e-3])
         assert list(sw["kinds"][0, r]) == [1, 2] and list(sw["kinds"][1, r]) == [0, 1]
         # the crossing is continuous: both times near T1 and near T2 on either side

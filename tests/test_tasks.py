@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 import smoothgrad.tasks as tasks
-
 from smoothgrad.gradients import check_grad
 from smoothgrad.neurons import LIF, QIF
-from smoothgrad.simulate import simulate
 from smoothgrad.probes import (
     arc_length,
     bisect,
@@ -21,6 +19,7 @@ from smoothgrad.probes import (
     trial_trace,
     ttfs_output_potentials,
 )
+from smoothgrad.simulate import simulate
 from smoothgrad.tasks import (
     PAPER,
     QUICK,
