@@ -52,8 +52,10 @@ notebooks: $(STAMP)
 check-outputs: $(STAMP)
 	$(BIN)/python scripts/notebook_outputs.py check --jobs $(JOBS)
 
+## throughput of the Fig. 4 kernels and of the recurrent training loops, with ratios, in one run
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ttfs.py
+	$(BIN)/python benchmarks/bench_recurrent.py
 
 clean:
 	rm -rf runs _docs _proc
