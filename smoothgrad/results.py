@@ -353,10 +353,14 @@ def _agrees_one(c, p, lo, hi):
     "Does the range [lo, hi] of ours meet the paper's range for the paper number `p`?"
     if p is None:
         return None
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return bool(lo == hi == p)  # a non-finite value agrees only with the same non-finite claim
-    if not math.isfinite(p):
+    if math.isnan(lo) or math.isnan(hi):
         return False
+    if lo == hi and not math.isfinite(lo):
+        return bool(lo == p)  # a non-finite value agrees only with the same non-finite claim
+    if not math.isfinite(p):
+        return bool(p in (lo, hi))
+    # a range open at one end (ensemble runs in which an event had not happened by their end) still meets
+    # the paper's range when it contains it
     a, b = paper_range(c, p)
     return bool(lo <= b and hi >= a)
 

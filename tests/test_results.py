@@ -72,6 +72,11 @@ def test_bounds_lists_and_non_finite():
     assert agrees(claim("figX", "g", "no spike", math.inf, "inf"), "inf") is True
     assert agrees(claim("figX", "g", "a number", 1.0), "inf") is False
     assert agrees(claim("figX", "g", "a number", 1.0), float("nan")) is False
+    # an ensemble range open at the top (runs in which the event had not happened by their end)
+    open_range = {"median": 900.0, "low": 20.0, "high": "inf", "n_runs": 5}
+    assert agrees(claim("figX", "h", "about 4e2", 400.0, factor=2.0), open_range) is True
+    assert agrees(claim("figX", "h", "about 4", 4.0, factor=2.0), open_range) is False
+    assert agrees(claim("figX", "h", "about 4e2", 400.0, factor=2.0), {"median": 1.0, "low": "nan", "high": 2}) is False
 
 
 def test_rows_that_cannot_be_compared():
