@@ -38,7 +38,7 @@ def trace(neuron, w, w_in, input_times, input_sources, T, t_grid, x0=None):
     Arguments as in `simulate.simulate` (QIF or LIF neurons)."""
     return trial_trace(simulate(neuron, w, w_in, input_times, input_sources, T, x0), t_grid)
 
-# %% ../nbs/11_probes.ipynb #94f268d8
+# %% ../nbs/11_probes.ipynb #5aa807cc
 def first_spike_time(neuron, T, t_a, w_a, t_b=np.inf, w_b=0.0):
     """First spike time in [0, T) of one QIF or LIF neuron from rest with inputs `(t_a, w_a)` and `(t_b, w_b)`.
 
@@ -86,7 +86,7 @@ def bisect(f, a, b, iterations=60):
             b = c
     return 0.5 * (a + b)
 
-
+# %% ../nbs/11_probes.ipynb #e9045311
 def refine_crossings(x_grid, d, f, iterations=60):
     """Roots of the scalar function `f` between neighbouring points of `x_grid` (n,) where the sampled values
     `d` (n,) (`f` on the grid, or any array of its signs; 0 or NaN = ignore the point) change sign, each refined

@@ -111,7 +111,7 @@ def _spikes_at_input(p, X, t, t_in, best, k, T):
         return False
     return qif_at_pole(X[0, k], X[1, k], max(t_in - t, 0.0), p.tau)
 
-# %% ../nbs/01_simulate.ipynb #55233d5a
+# %% ../nbs/01_simulate.ipynb #d3c29c85
 @_jit
 def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT):
     """Simulate one trial. Returns `(n_events, status)`; records the first `len(ev_t)` events.
@@ -153,7 +153,7 @@ def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev
     _advance(p, xT, T - t, -1)
     return count, status
 
-
+# %% ../nbs/01_simulate.ipynb #6019c8de
 @_jit
 def simulate_events(p, w, w_in, tin, src, T, x0, max_events):
     """Internal API: the event record of one trial, `(ev_t, ev_kind, ev_idx, ev_X, xT, status)`.
@@ -173,7 +173,7 @@ def simulate_events(p, w, w_in, tin, src, T, x0, max_events):
             return ev_t[:count], ev_kind[:count], ev_idx[:count], ev_X[: count + 1], xT, status
         cap = count
 
-# %% ../nbs/01_simulate.ipynb #53c91b30
+# %% ../nbs/01_simulate.ipynb #93cd023d
 def float_array(name, x):
     "Internal API: `x` as a float64 array, or a `TypeError` naming `name` if it is not numeric."
     if x is None:
@@ -203,7 +203,7 @@ def check_weights(w, w_in):
         raise ValueError("w_in must be finite (found NaN or inf)")
     return w, w_in
 
-
+# %% ../nbs/01_simulate.ipynb #095761df
 def _check_inputs(input_times, input_sources, n_sources, batch=False):
     tin = float_array("input_times", input_times)
     if input_sources is None:

@@ -185,7 +185,7 @@ def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, p
              input_times_final=final[3], input_weights_final=final[2][0])
     return H
 
-# %% ../nbs/12_tasks.ipynb #9c0f24ee
+# %% ../nbs/12_tasks.ipynb #1a317ec7
 def _poisson_train(rng, rate, T):
     "Homogeneous Poisson spike times in [0, T) with `rate` (per tau)."
     out, t = [], rng.exponential(1 / rate)
@@ -225,7 +225,7 @@ def _perturbed_fig3_inputs(rng):
     t = np.asarray(P["input_times"], float) + rng.uniform(-PERTURBATION, PERTURBATION, len(P["input_times"]))
     return dict(input_times=list(np.clip(t, 0.0, np.nextafter(P["T"], 0.0))))
 
-
+# %% ../nbs/12_tasks.ipynb #b5cdfd31
 def recurrent_setup(inputs=None, seed=0):
     """The Fig. 3 task as a dict.
 
@@ -275,7 +275,7 @@ def _loss_from_outputs(setup, out):
         cot[i, : len(tgt)] = 2 * err / (tgt + 2) / M
     return loss / M, outs, cot
 
-
+# %% ../nbs/12_tasks.ipynb #9a1f6620
 def recurrent_loss(setup, w, x0, grad=True, out=None):
     """Loss of the Fig. 3 task for recurrent weights `w` (N, N) and initial states `x0` (2, N) = [V0; I0].
 
@@ -536,7 +536,7 @@ def without_nontarget_weights(setup, w, x0):
         res.append([tr.spikes_of(i) for i in setup["target_neurons"]])
     return res[0], res[1]
 
-# %% ../nbs/12_tasks.ipynb #df971d99
+# %% ../nbs/12_tasks.ipynb #a8ffe848
 def ensemble_specs(n_runs, n_perturbed=None):
     """The runs of an ensemble: `n_perturbed` (default: half of `n_runs`, rounded up) on the published inputs
     perturbed by 1e-12 (seeds 0, 1, ...), the rest on fresh random tasks (seeds 1000, 1001, ...)."""
@@ -577,7 +577,7 @@ def ensemble_run(spec, settings, runs_dir=None, at_trials=(1, 1000, 10_000, 20_0
     R = train_recurrent(**dict(settings, **spec, progress=False, runs_dir=runs_dir))
     return dict(run_summary(R, at_trials), **spec)
 
-
+# %% ../nbs/12_tasks.ipynb #6caf29fa
 def recurrent_ensemble(settings, n_runs=10, runs_dir=None, n_perturbed=None, executor=None,
                        at_trials=(1, 1000, 10_000, 20_000)):
     """Train the ensemble `ensemble_specs(n_runs, n_perturbed)` with the `train_recurrent` keyword arguments
