@@ -76,28 +76,26 @@ def _apply_weight(p, X, i, wgt):
 
 # %% ../nbs/01_simulate.ipynb #dc4095ce
 @_jit
-def _next_spike(p, X, t):
-    "`(time, neuron)` of the earliest spike of the network in state `X` at time `t` without input (lowest index on ties)."
+def _earliest(ts):
+    "Index of the earliest of the neurons' next spike times `ts` (lowest index on ties; -1 if all are inf)."
     best, k = math.inf, -1
-    for i in range(X.shape[1]):
-        ts = t + _time_to_spike(p, X[0, i], X[1, i])
-        if ts < best:
-            best, k = ts, i
-    return best, k
+    for i in range(ts.shape[0]):
+        if ts[i] < best:
+            best, k = ts[i], i
+    return k
 
 
 @_jit
-def _advance(p, X, dt, k):
-    "Flow every neuron over `dt`; neuron `k` (if >= 0) is the one that spikes at the end: it is reset."
-    for i in range(X.shape[1]):
-        if i != k:
-            X[0, i], X[1, i] = _flow_neuron(p, X[0, i], X[1, i], dt)
-        elif p.kind == THETA_KIND:
-            X[0, i] = 0.0
-        elif p.kind == QIF_KIND:
-            X[0, i], X[1, i] = -math.inf, qif_flow(X[0, i], X[1, i], dt, p.tau)[1]
-        else:
-            X[0, i], X[1, i] = 0.0, lif_flow(0.0, X[1, i], dt, p.tau)[1]
+def _step_neuron(p, X, i, dt, spikes):
+    "Flow neuron `i` over `dt`; if `spikes`, it spikes at the end (reached its pole or threshold) and is reset."
+    if not spikes:
+        X[0, i], X[1, i] = _flow_neuron(p, X[0, i], X[1, i], dt)
+    elif p.kind == THETA_KIND:
+        X[0, i] = 0.0
+    elif p.kind == QIF_KIND:
+        X[0, i], X[1, i] = -math.inf, qif_flow(X[0, i], X[1, i], dt, p.tau)[1]
+    else:
+        X[0, i], X[1, i] = 0.0, lif_flow(0.0, X[1, i], dt, p.tau)[1]
 
 # %% ../nbs/01_simulate.ipynb #ed7d37e6
 @_jit
@@ -113,50 +111,71 @@ def _spikes_at_input(p, X, t, t_in, best, k, T):
 
 # %% ../nbs/01_simulate.ipynb #d3c29c85
 @_jit
+def _receive(p, X, ts, i, t, wgt):
+    "Neuron `i`, flowed to `t`, receives a pulse of weight `wgt`; its next spike time `ts[i]` is recomputed."
+    _apply_weight(p, X, i, wgt)
+    ts[i] = t + _time_to_spike(p, X[0, i], X[1, i])
+
+
+@_jit
 def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT):
     """Simulate one trial. Returns `(n_events, status)`; records the first `len(ev_t)` events.
 
-    `tin`, `src`: input times and sources sorted by time. `x0`, `xT`: (2, N). `ev_X`: (cap + 1, 2, N)."""
+    `tin`, `src`: input times and sources sorted by time. `x0`, `xT`: (2, N). `ev_X`: (cap + 1, 2, N) to record
+    the states, or (1, 2, N) to record none (then neurons are flowed only when an event reaches them)."""
     N, cap, n_in = w.shape[0], ev_t.shape[0], tin.shape[0]
+    eager = ev_X.shape[0] > 1
     X = x0.copy()
     ev_X[0] = X
+    tl, ts = np.zeros(N), np.empty(N)  # time each neuron's state refers to; its next spike time
+    for i in range(N):
+        ts[i] = _time_to_spike(p, X[0, i], X[1, i])
     t, q, count, status = 0.0, 0, 0, 0
     while True:
-        best, k = _next_spike(p, X, t)
+        k = _earliest(ts)
+        best = ts[k] if k >= 0 else math.inf
         t_in = tin[q] if q < n_in else math.inf
         # exact tie, or the next spiker at its pole when the input arrives: the neuron spikes first
-        is_input = t_in < best and not _spikes_at_input(p, X, t, t_in, best, k, T)
+        is_input = t_in < best and not _spikes_at_input(p, X, tl[k], t_in, best, k, T)
         t_ev = max(t_in, t) if is_input else best
         if not t_ev < T:
             break
         if count >= max_events:
             status = 1
             break
-        _advance(p, X, t_ev - t, -1 if is_input else k)
+        if eager:  # every neuron to t_ev (the spiking neuron is reset)
+            for i in range(N):
+                _step_neuron(p, X, i, t_ev - tl[i], not is_input and i == k)
+                tl[i] = t_ev
+        elif not is_input:  # only the spiking neuron
+            _step_neuron(p, X, k, t_ev - tl[k], True)
+            tl[k] = t_ev
+        wcol, j = (w_in, src[q]) if is_input else (w, k)
+        for i in range(N):
+            if wcol[i, j] != 0.0 or (not is_input and i == k):
+                _step_neuron(p, X, i, t_ev - tl[i], False)  # no-op when already flowed to t_ev
+                tl[i] = t_ev
+                _receive(p, X, ts, i, t_ev, wcol[i, j])
+        idx = q if is_input else k
         if is_input:
-            for i in range(N):
-                _apply_weight(p, X, i, w_in[i, src[q]])
-            idx = q
             q += 1
-        else:
-            for i in range(N):
-                _apply_weight(p, X, i, w[i, k])
-            idx = k
         t = t_ev
         if count < cap:
             ev_t[count] = t
             ev_kind[count] = INPUT_EVENT if is_input else SPIKE_EVENT
             ev_idx[count] = idx
-            ev_X[count + 1] = X
+            if eager:
+                ev_X[count + 1] = X
         count += 1
-    xT[:] = X
-    _advance(p, xT, T - t, -1)
+    for i in range(N):
+        xT[0, i], xT[1, i] = _flow_neuron(p, X[0, i], X[1, i], T - tl[i])
     return count, status
 
 # %% ../nbs/01_simulate.ipynb #6019c8de
 @_jit
-def simulate_events(p, w, w_in, tin, src, T, x0, max_events):
-    """Internal API: the event record of one trial, `(ev_t, ev_kind, ev_idx, ev_X, xT, status)`.
+def simulate_events(p, w, w_in, tin, src, T, x0, max_events, states=True):
+    """Internal API: the event record of one trial, `(ev_t, ev_kind, ev_idx, ev_X, xT, status)`; without `states`,
+    `ev_X` holds only the initial state (the faster kernel that flows a neuron only when an event reaches it).
 
     Runs `_sim_core` with a guessed buffer size and re-runs it with the exact size if needed (the simulation is
     deterministic). `status` 1: more than `max_events` events. Arguments as prepared by `prepare`."""
@@ -166,11 +185,11 @@ def simulate_events(p, w, w_in, tin, src, T, x0, max_events):
         ev_t = np.empty(cap)
         ev_kind = np.empty(cap, np.int8)
         ev_idx = np.empty(cap, np.int64)
-        ev_X = np.empty((cap + 1, 2, N))
+        ev_X = np.empty((cap + 1 if states else 1, 2, N))
         xT = np.empty((2, N))
         count, status = _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT)
         if count <= cap:
-            return ev_t[:count], ev_kind[:count], ev_idx[:count], ev_X[: count + 1], xT, status
+            return ev_t[:count], ev_kind[:count], ev_idx[:count], ev_X[: count + 1 if states else 1], xT, status
         cap = count
 
 # %% ../nbs/01_simulate.ipynb #93cd023d

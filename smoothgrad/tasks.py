@@ -262,17 +262,18 @@ def recurrent_setup(inputs=None, seed=0):
 
 
 def _loss_from_outputs(setup, out):
-    "Loss, target neurons' output times (list) and the cotangent (N, n) of the loss w.r.t. the output times `out`."
+    """Loss, target neurons' output times (list) and the cotangent (..., N, n) of the loss w.r.t. the output times
+    `out` (..., N, n); leading axes (the candidates of the step-size search) give losses of that shape."""
     M = sum(setup["n_out"])
     cot = np.zeros(out.shape)
     loss, outs = 0.0, []
     for i, tgt in zip(setup["target_neurons"], setup["targets"]):
-        t = out[i, : len(tgt)]
+        t = out[..., i, : len(tgt)]
         outs.append(t.copy())
         err = (t - tgt) / (tgt + 2)
-        err[-1] = min(err[-1], 0.0)  # one-sided removal target
-        loss += float(np.sum(err**2))
-        cot[i, : len(tgt)] = 2 * err / (tgt + 2) / M
+        err[..., -1] = np.minimum(err[..., -1], 0.0)  # one-sided removal target
+        loss = loss + np.sum(err**2, axis=-1)
+        cot[..., i, : len(tgt)] = 2 * err / (tgt + 2) / M
     return loss / M, outs, cot
 
 # %% ../nbs/12_tasks.ipynb #9a1f6620
@@ -317,7 +318,8 @@ FACTORS = 10.0 ** np.linspace(-5, 2, 50)  # step-size grid of Fig. S7
 def _candidate_kernel(p, ws, w_in, tin, src, T, x0s, max_events, n, out, status):
     "Output times `out[c]` (N, n) of the networks `ws[c]`, `x0s[c]`; `status[c]` 1 if too many events."
     for c in prange(ws.shape[0]):
-        ev_t, ev_kind, ev_idx, _, xT, st = simulate_events(p, ws[c], w_in, tin, src, T, x0s[c], max_events)
+        ev_t, ev_kind, ev_idx, _, xT, st = simulate_events(p, ws[c], w_in, tin, src, T, x0s[c], max_events,
+                                                         states=False)
         status[c] = st
         if st == 0:
             output_times_kernel(p, ws[c], ev_t, ev_kind, ev_idx, xT, T, n, out[c], np.empty(ws.shape[1], np.int64))
@@ -340,19 +342,15 @@ def _candidate_outputs(setup, ws, x0s):
 # %% ../nbs/12_tasks.ipynb #6fe51e13
 def _search_step(setup, w, x0, dw, dx0, outs, max_shift, factors):
     """The factor of `factors` that minimises the loss at (w + f dw, x0 + f dx0) with all target output times
-    within `max_shift` of `outs` (the first factor if none qualifies), and the output times (N, n) there."""
+    within `max_shift` of `outs` (the first factor if none qualifies), and the parameters there."""
     ws = w[None] + factors[:, None, None] * dw[None]
     x0s = x0[None] + factors[:, None, None] * dx0[None]
     out = _candidate_outputs(setup, ws, x0s)
-    ref = np.concatenate(outs)
-    best, best_loss = 0, math.inf
-    for c in range(len(factors)):
-        if np.isnan(out[c, 0, 0]):
-            continue
-        loss, o, _ = _loss_from_outputs(setup, out[c])
-        if np.max(np.abs(np.concatenate(o) - ref)) <= max_shift and loss < best_loss:
-            best, best_loss = c, loss
-    return factors[best], ws[best], x0s[best], (out[best] if not np.isnan(out[best, 0, 0]) else None)
+    loss, o, _ = _loss_from_outputs(setup, out)  # (C,): one loss per candidate (NaN where it failed)
+    shift = np.abs(np.concatenate(o, axis=-1) - np.concatenate(outs)).max(axis=-1)
+    ok = ~np.isnan(loss) & (shift <= max_shift)
+    best = int(np.argmin(np.where(ok, loss, np.inf))) if ok.any() else 0  # first of equal losses, as in a loop
+    return factors[best], ws[best], x0s[best]
 
 # %% ../nbs/12_tasks.ipynb #88430873
 def _config(setup, n_trials, seed, lr, decay, beta2, step_search, max_shift, factors, belief_error):
@@ -496,9 +494,8 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
         k, w, x0, opt = 0, w0.copy(), x00.copy(), new_optimizer()
         H, raster0 = dict(loss=[], factor=[], t_out=[[] for _ in range(nt)]), _raster(setup, w, x0)
     bar = _Bar(n_trials, k, "recurrent network" + (" (step search)" if step_search else ""), progress)
-    out = None  # the outputs at (w, x0) when the step search has computed them already
     while True:
-        loss, outs, gw, gx0 = recurrent_loss(setup, w, x0, out=out)
+        loss, outs, gw, gx0 = recurrent_loss(setup, w, x0)
         H["loss"].append(loss)
         for i in range(nt):
             H["t_out"][i].append(outs[i])
@@ -507,7 +504,7 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
         if step_search:
             new = [w.copy(), x0.copy()]
             opt.step(new, [gw, gx0])
-            f, w, x0, out = _search_step(setup, w, x0, new[0] - w, new[1] - x0, outs, max_shift, factors)
+            f, w, x0 = _search_step(setup, w, x0, new[0] - w, new[1] - x0, outs, max_shift, factors)
         else:
             f = 1.0
             opt.step([w, x0], [gw, gx0])

@@ -207,3 +207,29 @@ def test_property_no_crash_no_nan(kind, N, N_in, n_in, seed, scale, T):
     else:
         assert np.isfinite(tr.state_T[1]).all()
     assert not math.isnan(float(tr.spike_counts.sum()))
+
+
+@pytest.mark.parametrize("neuron", [qif, lif, theta], ids=["QIF", "LIF", "theta"])
+@pytest.mark.parametrize("seed", range(3))
+def test_kernel_without_states_matches_recording_kernel(neuron, seed):
+    "The kernel that flows a neuron only when an event reaches it gives the recording kernel's events and x(T)."
+    from smoothgrad.simulate import prepare, simulate_events
+
+    rng = np.random.default_rng(seed)
+    N, N_in, T = 8, 8, 12.0
+    w = rng.normal(0, 1.0, (N, N)) * (rng.random((N, N)) < 0.5)  # sparse: most spikes reach some neurons only
+    w_in = np.where(np.eye(N, N_in) > 0, rng.uniform(1.0, 4.0, (N, N_in)), 0.0)  # one input train per neuron
+    if neuron is theta:
+        w_in, w = 0.3 * w_in, 0.3 * w
+    tin = np.sort(rng.uniform(0, T, 60))
+    src = rng.integers(0, N_in, 60)
+    args = prepare(neuron, w, w_in, tin, src, T, None, 100_000)
+    p, w, w_in, _, tin, src, T, x0, max_events = args
+    ev_t, ev_kind, ev_idx, ev_X, xT, st = simulate_events(p, w, w_in, tin, src, T, x0, max_events)
+    lt, lk, li, lX, lxT, lst = simulate_events(p, w, w_in, tin, src, T, x0, max_events, states=False)
+    assert st == lst == 0 and (ev_kind == 1).sum() > N  # spiking, recurrent activity
+    assert np.array_equal(ev_kind, lk) and np.array_equal(ev_idx, li)
+    assert np.abs(ev_t - lt).max() <= 1e-9 * T
+    fin = np.isfinite(xT)
+    assert np.array_equal(fin, np.isfinite(lxT)) and np.abs(xT[fin] - lxT[fin]).max() <= 1e-8
+    assert lX.shape == (1, 2, N) and np.array_equal(lX[0], ev_X[0])

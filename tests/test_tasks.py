@@ -21,6 +21,7 @@ from smoothgrad.probes import (
 )
 from smoothgrad.simulate import simulate
 from smoothgrad.tasks import (
+    FACTORS,
     PAPER,
     QUICK,
     paper_inputs,
@@ -255,8 +256,13 @@ def test_fig3_step_search_and_checkpoint():
     kw = dict(beta2=0.99, step_search=True, progress=False)
     R = train_recurrent(20, **kw)
     assert R["factor"].shape == (20,) and (R["factor"] > 0).all()
-    moved = np.abs(np.diff(np.concatenate(R["t_out"], axis=1), axis=0)).max()
-    assert moved <= 0.5 + 1e-12
+    moved = np.abs(np.diff(np.concatenate(R["t_out"], axis=1), axis=0)).max(axis=1)
+    # every step keeps the outputs within max_shift, except where no factor qualifies and the smallest is taken
+    # (a steep stretch of an output time: in one run of this length, at 2 of 5,000 trials, a step of 1e-5 x the
+    # update moved a surplus output by 1.2 as it crossed T)
+    smallest = R["factor"] == FACTORS[0]
+    assert (moved[~smallest] <= 0.5 + 1e-12).all()
+    assert (moved > 0.5 + 1e-12).mean() < 0.01
     assert R["loss"][-1] < R["loss"][0]
 
 
@@ -315,8 +321,13 @@ def test_figS7_quick_run():
     # training is chaotic (a one-ulp change moves late losses by several x, and a run can come to rest at a kink
     # of the loss, as the run on the published inputs does): a loose bound, more than a decade down
     assert R["loss"][-1] < R["loss"][0] / 20
-    moved = np.abs(np.diff(np.concatenate(R["t_out"], axis=1), axis=0)).max()
-    assert moved <= 0.5 + 1e-12
+    moved = np.abs(np.diff(np.concatenate(R["t_out"], axis=1), axis=0)).max(axis=1)
+    # every step keeps the outputs within max_shift, except where no factor qualifies and the smallest is taken
+    # (a steep stretch of an output time: in one run of this length, at 2 of 5,000 trials, a step of 1e-5 x the
+    # update moved a surplus output by 1.2 as it crossed T)
+    smallest = R["factor"] == FACTORS[0]
+    assert (moved[~smallest] <= 0.5 + 1e-12).all()
+    assert (moved > 0.5 + 1e-12).mean() < 0.01
 
 
 # ---------------------------------------------------------------- sweeps and traces of Figs. 1, 4, S1, S3-S5
