@@ -52,10 +52,11 @@ notebooks: $(STAMP)
 check-outputs: $(STAMP)
 	$(BIN)/python scripts/notebook_outputs.py check --jobs $(JOBS)
 
-## throughput of the Fig. 4 kernels and of the recurrent training loops, with ratios, in one run
+## throughput of the Fig. 4 kernels and of the recurrent training loops, with ratios, in one run; compiled afresh
+## (a numba cache can hold a kernel compiled against an older version of the functions it calls)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_ttfs.py
-	$(BIN)/python benchmarks/bench_recurrent.py
+	cache=$$(mktemp -d) && NUMBA_CACHE_DIR=$$cache $(BIN)/python benchmarks/bench_ttfs.py && \
+	NUMBA_CACHE_DIR=$$cache $(BIN)/python benchmarks/bench_recurrent.py; status=$$?; rm -rf $$cache; exit $$status
 
 clean:
 	rm -rf runs _docs _proc

@@ -194,6 +194,25 @@ def test_agreement_is_computed_from_the_values(figs):
     assert recs["a"]["agrees"] is False and recs["a"]["mode"] == "paper"
 
 
+def test_paper_runs_in_the_paper_folder_become_their_own_rows(figs):
+    "figures/paper/<name>.json (a paper run of a figure whose quick run keeps the name) -> rows of <name>_paper."
+    d, claims = figs
+    R.save_results("figX", {"a": 1.3, "new": 2.1}, d / R.PAPER_SUBDIR, "paper",
+                   claims=[{"key": "a", "claim": "a number (declared)", "paper": 1.2346, "paper_text": "1.2346"},
+                           {"key": "new", "claim": "declared only", "paper": 2.0, "tolerance": 0.5}])
+    R.save_results("figZ", {"q": 1.0}, d / R.PAPER_SUBDIR, "quick", claims=[{"key": "q", "claim": "q", "paper": 1}])
+    R.write_results(d, claims, notebooks=["figX"])
+    recs = {(r["figure"], r["key"]): r for r in json.loads((d / "results.json").read_text())["claims"]}
+    assert recs["figX", "a"]["mode"] == "quick" and recs["figX", "a"]["agrees"] is True  # the quick row stays
+    assert recs["figX_paper", "a"]["mode"] == "paper" and recs["figX_paper", "a"]["agrees"] is False
+    assert recs["figX_paper", "new"]["value"] == 2.1 and recs["figX_paper", "new"]["agrees"] is True
+    assert ("figX_paper", "b") not in recs  # static claims belong to the figure's own name
+    assert not any(f.startswith("figZ") for f, _ in recs)  # only paper-mode documents are read from there
+    figures = [r["figure"] for r in json.loads((d / "results.json").read_text())["claims"]]
+    assert figures.index("figX_paper") > max(i for i, f in enumerate(figures) if f == "figX")  # right after figX
+    assert "- **figX_paper** (paper mode" in (d / "results.md").read_text()
+
+
 def test_readme_section_from_results_json_and_idempotent(figs):
     d, claims = figs
     md = R.write_results(d, claims, notebooks=["figX"])
