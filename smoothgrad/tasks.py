@@ -614,5 +614,5 @@ PAPER = {
 QUICK = {**PAPER, "figS7": dict(PAPER["figS7"], n_trials=5000)}  # figure notebooks' default
 ENSEMBLE = {  # ensembles of the recurrent figures: runs, and trials per run where they differ from the example run
     "paper": {"fig3": dict(n_runs=10), "figS6": dict(n_runs=10), "figS7": dict(n_runs=10)},
-    "quick": {"fig3": dict(n_runs=5), "figS6": dict(n_runs=5), "figS7": dict(n_runs=5, n_trials=500)},
+    "quick": {"fig3": dict(n_runs=5), "figS6": dict(n_runs=5), "figS7": dict(n_runs=5)},
 }
