@@ -6,9 +6,10 @@ batched: one `recurrent_loss` per candidate, two forward simulations per trial),
 *current* simulator, so the ratio measures the loop alone. Both start from the published inputs, run the same
 number of trials, and must give the same loss history (asserted: the batched search picks the same factors).
 
-The ratio to the authors' code (chklos/spikegd, JAX) is implied, not measured: our earlier loop was measured at
-about 9x the authors' for Fig. 3 and about 3x for Fig. S7 (figures of the project's issue on speed); the implied
-ratio now is that baseline times the speed-up measured here. Timings on a shared machine are noisy (best of
+The ratio to the authors' code (chklos/spikegd, JAX) is implied: the old loop was measured side by side with the
+authors' loops on this kind of machine (benchmarks/authors/, 2026-12-02: about 15x for Fig. 3 and 4x for Fig. S7),
+and the implied ratio now is that baseline times the speed-up measured here (the same measurement gave the current
+loops 22-26x and 27-28x directly). Timings on a shared machine are noisy (best of
 `--repeats` runs). Usage: python benchmarks/bench_recurrent.py [--trials-fig3 N] [--trials-s7 N] [--repeats R]
 """
 import argparse
@@ -22,7 +23,7 @@ import numpy as np
 import smoothgrad
 from smoothgrad.tasks import PAPER, train_recurrent
 
-BASELINE_VS_AUTHORS = {"Fig. 3/S6": 9.0, "Fig. S7": 3.0}  # old loop / authors' code, as measured before
+BASELINE_VS_AUTHORS = {"Fig. 3/S6": 15.0, "Fig. S7": 4.0}  # old loop / authors' code, measured side by side
 
 
 def load_old(commit):
