@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MNIST_FILES', 'MNIST_SHA256', 'MNIST_MIRRORS', 'EMBEDDED_MNIST', 'YIN_YANG_SPLITS', 'YIN_YANG_MIN_P', 'parse_idx',
            'read_idx', 'mnist_search_dirs', 'download_file', 'load_mnist', 'load_embedded_mnist', 'binarize',
-           'flip_pixels', 'ttfs_encode', 'yin_yang_class', 'yin_yang', 'yin_yang_times']
+           'flip_pixels', 'ttfs_encode', 'grey_times', 'yin_yang_class', 'yin_yang', 'yin_yang_times']
 
 # %% ../nbs/08_data.ipynb #ea6ad97a
 import gzip
@@ -303,6 +303,23 @@ def ttfs_encode(x_bool,  # bool array (n, n_in)
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"dtype must be a floating-point dtype (inf marks no spike), got {dtype}")
     return np.where(x_bool, T * np.log(1 / 0.99), np.inf).astype(dtype)
+
+# %% ../nbs/08_data.ipynb #c2d1e0a2
+def grey_times(images,  # grey values 0..255 of any shape (e.g. uint8 (n, 784)), finite
+               t_first: float,  # spike time of the brightest level (finite, >= 0)
+               spread: float = 1.0,  # time from the brightest to the darkest spiking level (finite, > 0)
+               levels: int = 8,  # number of grey levels (>= 1)
+               ) -> np.ndarray:
+    "Grey-level time-to-first-spike code: float64 spike times of the shape of `images`, `+inf` for black pixels."
+    images = _real_array("images", images)
+    if images.size and (images.min() < 0 or images.max() > 255):
+        raise ValueError(f"images must hold grey values in [0, 255], got [{images.min():g}, {images.max():g}]")
+    t_first = check_real("t_first", t_first, 0)
+    spread = check_real("spread", spread, 0, lo_open=True)
+    if isinstance(levels, (bool, np.bool_)) or not isinstance(levels, (int, np.integer)) or levels < 1:
+        raise ValueError(f"levels must be an integer >= 1, got {levels!r}")
+    q = np.ceil(images.astype(np.float64) * (levels / 255.0)) / levels
+    return np.where(q > 0, t_first + (1.0 - q) * spread, np.inf)
 
 # %% ../nbs/08_data.ipynb #7560d638
 YIN_YANG_SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}

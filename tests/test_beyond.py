@@ -41,3 +41,22 @@ def test_fashion_quick_accuracy(tmp_path):
     assert v["acc_ordinary_before"]["mean"] == 0.0 and v["acc_pseudo_before"]["mean"] < 0.2
     assert v["acc_ordinary_after"]["mean"] <= v["acc_pseudo_after"]["mean"]
     assert v["seconds_per_epoch"] > 0
+    assert 0.5 < v["mlp_binary_acc"] < 1 and 0.5 < v["mlp_grey_acc"] < 1  # the conventional reference ran
+    assert v["snn_minus_mlp_binary"] == pytest.approx(v["acc_pseudo_after"]["mean"] - v["mlp_binary_acc"])
+
+
+def test_fashion_grey_code_quick(tmp_path):
+    "code='grey': grey levels as spike times; its own files, still a silent start, at least the binary floor."
+    nb = R.notebooks_dir() / "fashion.ipynb"
+    if not nb.exists():
+        pytest.skip("fashion notebook not present")
+    rec = R.run_notebook(nb, tmp_path / "figs", tmp_path / "runs", "quick", {"code": "grey"})
+    assert rec["status"] == "ok", R.describe_failure(rec)
+    doc = json.loads((tmp_path / "figs" / "fashion_grey.json").read_text())
+    assert doc["input_code"] == "grey" and (tmp_path / "figs" / "fashion_grey.png").stat().st_size > 0
+    assert not (tmp_path / "figs" / "fashion.json").exists()
+    v = doc["values"]
+    assert v["hidden_silent_before"]["mean"] >= 0.9 and v["acc_pseudo_before"]["mean"] < 0.2
+    floor = 0.80 if doc["data"] == "Fashion-MNIST" else 0.85
+    assert v["acc_pseudo_after"]["mean"] >= floor, (doc["data"], v["acc_pseudo_after"])
+    assert not any(k.startswith("mlp") for k in v)  # the MLP reference runs with the binary code only

@@ -287,3 +287,33 @@ def test_yin_yang_times():
         yin_yang_times(f, 1.0, 1.0)
     with pytest.raises(ValueError, match="features"):
         yin_yang_times(f[0], 0.0, 1.0)
+
+
+def test_grey_times_code():
+    from smoothgrad.data import grey_times
+
+    x = np.array([[0, 1, 31, 32, 128, 254, 255]], np.uint8)
+    t = grey_times(x, t_first=0.02, spread=1.0, levels=8)
+    assert t.dtype == np.float64 and t.shape == x.shape
+    assert np.isinf(t[0, 0])  # black: no spike
+    # levels q = ceil(8 g / 255) / 8: 1/8, 1/8, 2/8, 5/8, 1, 1 -> t = 0.02 + (1 - q)
+    assert np.allclose(t[0, 1:], 0.02 + 1 - np.array([1, 1, 2, 5, 8, 8]) / 8, atol=1e-15, rtol=0)
+    assert np.all(np.diff(t[0, 1:]) <= 0)  # brighter is earlier (or equal within a level)
+    imgs = np.random.default_rng(0).integers(0, 256, (50, 784))
+    tt = grey_times(imgs, 0.5, spread=2.0, levels=4)
+    fin = np.isfinite(tt)
+    assert np.array_equal(fin, imgs > 0) and tt[fin].min() >= 0.5 and tt[fin].max() <= 2.5 - 2.0 / 4 + 1e-12
+    assert max(len(np.unique(r[np.isfinite(r)])) for r in tt) <= 4
+
+
+@pytest.mark.parametrize("kw, err", [(dict(images=[[300]]), ValueError), (dict(images=[[-1]]), ValueError),
+                                     (dict(images=[[np.nan]]), ValueError), (dict(images=[[True]]), TypeError),
+                                     (dict(t_first=-1.0), ValueError), (dict(spread=0.0), ValueError),
+                                     (dict(levels=0), ValueError), (dict(levels=2.5), ValueError),
+                                     (dict(levels=True), ValueError)])
+def test_grey_times_rejects_bad_input(kw, err):
+    from smoothgrad.data import grey_times
+
+    args = dict(images=[[0, 128]], t_first=0.02, spread=1.0, levels=8) | kw
+    with pytest.raises(err):
+        grey_times(**args)
