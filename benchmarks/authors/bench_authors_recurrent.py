@@ -17,28 +17,13 @@ Usage: python benchmarks/authors/bench_authors_recurrent.py [--spikegd PATH] [--
 import argparse
 import importlib
 import os
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
-
-def use_spikegd(ap, path, experiment):
-    "Put the spikegd checkout `path` (else $SPIKEGD) and its experiments/<experiment> folder first on sys.path."
-    path = path or os.environ.get("SPIKEGD")
-    if not path:
-        ap.error("no spikegd checkout: give the path of a clone of https://github.com/chklos/spikegd (commit "
-                 "bc64e2e) with --spikegd PATH or the environment variable SPIKEGD")
-    root = Path(path).expanduser().resolve()
-    script = root / "experiments" / experiment / f"{experiment}.py"
-    if not (root / "spikegd" / "__init__.py").is_file() or not script.is_file():
-        ap.error(f"{root} is not a checkout of chklos/spikegd ({script} or spikegd/__init__.py not found)")
-    sys.path[:0] = [str(root), str(script.parent)]
-    return root
+from spikegd_path import use_spikegd  # this folder (the script's own) is on sys.path
 
 
 class TrialClock:
