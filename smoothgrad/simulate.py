@@ -109,14 +109,14 @@ def _spikes_at_input(p, X, t, t_in, best, k, T):
         return False
     return qif_at_pole(X[0, k], X[1, k], max(t_in - t, 0.0), p.tau)
 
-# %% ../nbs/01_simulate.ipynb #d3c29c85
+# %% ../nbs/01_simulate.ipynb #e4a1b2c3
 @_jit
 def _receive(p, X, ts, i, t, wgt):
     "Neuron `i`, flowed to `t`, receives a pulse of weight `wgt`; its next spike time `ts[i]` is recomputed."
     _apply_weight(p, X, i, wgt)
     ts[i] = t + _time_to_spike(p, X[0, i], X[1, i])
 
-
+# %% ../nbs/01_simulate.ipynb #d3c29c85
 @_jit
 def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT):
     """Simulate one trial. Returns `(n_events, status)`; records the first `len(ev_t)` events.
