@@ -6,7 +6,7 @@
 __all__ = ['FASTMATH', 'kernel_jit', 'inline_jit', 'F_EVT', 'F_GT', 'F_TP', 'F_TQM', 'F_TQP', 'F_SPT', 'F_PT', 'F_QT', 'F_U',
            'F_H', 'F_GS', 'F_LAM', 'F_DK', 'F_GE', 'F_GH', 'F_QC', 'F_AW', 'N_FFIELDS', 'I_EVJ', 'I_GS', 'I_SPI',
            'I_SPG', 'I_PERM', 'I_FIRST', 'N_IFIELDS', 'P_T', 'P_KAPPA', 'P_PI', 'P_HALFPI', 'P_REG', 'P_INVB', 'N_PAR',
-           'run_samples_serial', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'Layout',
+           'CHUNKS', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'Layout',
            'workspace_layout', 'field', 'insert_sorted', 'input_events', 'record_spikes', 'rotate_layer', 'kick_layer',
            'layer_forward', 'sort_spikes', 'pseudo_forward', 'sample_outputs', 'pseudo_backward', 'pulse_adjoint',
            'layer_backward', 'event_adjoints_to_spikes', 'sample_run', 'run_samples', 'FlatParams', 'result_arrays',
@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 # %% ../nbs/05_ttfs.ipynb #3f8b90b6
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # LLVM fast-math flags of every CPU kernel
+FASTMATH = {"contract"}  # LLVM fast-math flags of every CPU kernel (FMA only: reassociation broke determinism)
 kernel_jit = njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 
@@ -488,8 +488,8 @@ def run_samples(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, 
                        T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG)
 
 # %% ../nbs/05_ttfs.ipynb #f242a807
-run_samples_serial = njit(cache=True, error_model="numpy", fastmath=FASTMATH)(run_samples.py_func)
-SERIAL_WORK = 2_000_000  # batch size x weights below which the chunks run serially
+CHUNKS = 64  # chunks of a batch (each with its own gradient buffer); fixed, so results do not depend on threads
+SERIAL_WORK = 2_000_000  # batch size x weights below which the chunks run on one thread
 
 # %% ../nbs/05_ttfs.ipynb #3c2b8f21
 class FlatParams(NamedTuple):
@@ -511,7 +511,7 @@ def result_arrays(alloc, B, sizes, dtype):
 
 # %% ../nbs/05_ttfs.ipynb #e67f3a1c
 class CPUBackend:
-    "The CPU kernels: `run_samples` on `4 * numba threads` chunks, workspaces cached between calls."
+    "The CPU kernels: `run_samples` on at most `CHUNKS` chunks (whatever the threads), workspaces cached between calls."
     name = "cpu"
 
     def __init__(self):
@@ -524,14 +524,18 @@ class CPUBackend:
         B, dtype = XT.shape[0], flat.WK.dtype
         L = flat.LAY.shape[0] - 1
         sizes = [int(n) for n in flat.LAY[:, 0]]
-        nch = min(B, 4 * numba.get_num_threads())
+        nch = min(B, CHUNKS)
         ng = flat.n_w + sum(sizes[1:]) if mode else 1
         FW, IW, CNT, GP = self._workspace(nch, layout.nf, layout.ni, L, ng, dtype)
         out = result_arrays(np.zeros, B, sizes, dtype)
-        run = run_samples_serial if B * len(flat.WK) < SERIAL_WORK else run_samples
-        run(mode, XT, LAB, GOUT, flat.WK, flat.P0, flat.Q0, flat.par, flat.LAY, layout.FO, layout.IO, layout.CAP,
-            FW, IW, CNT, GP, flat.n_w, out["t_out"], out["t_first"], out["loss"], out["correct"], out["nspk"],
-            out["nbefore"], out["flag"])
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1 if B * len(flat.WK) < SERIAL_WORK else threads)
+        try:
+            run_samples(mode, XT, LAB, GOUT, flat.WK, flat.P0, flat.Q0, flat.par, flat.LAY, layout.FO,
+                        layout.IO, layout.CAP, FW, IW, CNT, GP, flat.n_w, out["t_out"], out["t_first"],
+                        out["loss"], out["correct"], out["nspk"], out["nbefore"], out["flag"])
+        finally:
+            numba.set_num_threads(threads)
         out["nspk"] = out["nspk"][:, :sum(sizes[1:-1])]
         if mode:
             out["grad"] = GP.sum(axis=0, dtype=np.float64)
