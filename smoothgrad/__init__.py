@@ -7,6 +7,10 @@ optimisers and the training loop (`train`). The figure runner is `smoothgrad.rep
 """
 __version__ = "0.1.0"
 
+from .core import kernel_cache_dir
+
+kernel_cache_dir()  # before any kernel is compiled: numba's cache goes to the user's cache folder, keyed by code hash
+
 from .gradients import check_grad, output_times_vjp, output_times_vjp_batch, trial_vjp
 from .layered import layered_output_times, layered_vjp
 from .neurons import LIF, QIF, Theta
