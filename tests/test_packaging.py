@@ -157,10 +157,13 @@ def test_installed_wheel_reproduces_fig1_in_any_folder(wheel, tmp_path):
     before = snapshot(site)
     work = tmp_path / "work"
     work.mkdir()
-    env = clean_env(venv)
+    env = dict(clean_env(venv), XDG_CACHE_HOME=str(tmp_path / "user-cache"))
     r = run([venv / "bin" / "smoothgrad", "reproduce", "--only", "fig1", "--jobs", "1"], cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "[1/1] ok" in r.stdout
+    # compiled kernels go to the user's cache folder, keyed by the code hash, never into site-packages
+    kernels = list((tmp_path / "user-cache" / "smoothgrad").glob("numba-*/**/*.nbi"))
+    assert kernels and len({p.relative_to(tmp_path / "user-cache").parts[1] for p in kernels}) == 1
     for f in ("fig1.pdf", "fig1.png", "fig1.json", "results.md", "runs.json"):
         assert (work / "figures" / f).is_file(), f
     assert (work / "runs" / "quick" / "fig1.ipynb").is_file()

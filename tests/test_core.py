@@ -1,0 +1,147 @@
+"""smoothgrad.core: atomic writes survive failures and concurrency, keys and hashes separate what differs."""
+import functools
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from smoothgrad import core
+
+
+def test_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    p = core.atomic_write(tmp_path / "r.json", "old")
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(core.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        core.atomic_write(p, "new" * 1000)
+    assert p.read_text() == "old"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_write_to_a_folder_under_a_file_is_an_error_naming_it(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OSError):
+        core.atomic_write(tmp_path / "f" / "g.json", "x")
+
+
+def test_data_must_be_bytes_or_str(tmp_path):
+    with pytest.raises(TypeError, match="data must be bytes or str"):
+        core.atomic_write(tmp_path / "x", 1.5)
+
+
+def test_json_is_safe_for_numpy_and_non_finite_values(tmp_path):
+    p = core.atomic_write_json(tmp_path / "a.json", {"a": np.float32(0.25), "b": np.arange(3), "c": [math.nan, -np.inf]})
+    assert json.loads(p.read_text()) == {"a": 0.25, "b": [0, 1, 2], "c": ["nan", "-inf"]}
+
+
+WRITER = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from smoothgrad.core import atomic_write_json, locked
+    p, i = Path(sys.argv[1]), int(sys.argv[2])
+    for k in range(5):
+        with locked(p):
+            log = json.loads(p.read_text()) if p.exists() else []
+            atomic_write_json(p, log + [[i, k]])
+""")
+
+
+def test_concurrent_processes_updating_one_file_under_the_lock_keep_every_entry(tmp_path):
+    p = tmp_path / "log[1].json"  # glob metacharacters in the name
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(p), str(i)]) for i in range(4)]
+    assert all(q.wait(timeout=120) == 0 for q in procs)
+    assert sorted(map(tuple, json.loads(p.read_text()))) == [(i, k) for i in range(4) for k in range(5)]
+    assert not [x for x in tmp_path.iterdir() if x.name.endswith(".tmp")]
+
+
+def test_lock_times_out_with_a_clear_error(tmp_path):
+    p = tmp_path / "x.json"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from smoothgrad.core import locked
+        with locked({str(p)!r}):
+            print("held", flush=True)
+            time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(TimeoutError, match="x.json.lock"):
+            with core.locked(p, timeout=0.3):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("a, b", [
+    ({"lr": 0.01}, {"lr": 0.010000000000000002}),
+    ({"p": 0.5}, {"p": 0.0}),
+    ({"x": np.zeros(3)}, {"x": np.zeros(3, np.float32)}),
+    ({"x": np.zeros(3)}, {"x": np.zeros((3, 1))}),
+    ({"x": np.arange(3.0)}, {"x": np.arange(3.0)[::-1]}),
+    ({"a": [1, 2]}, {"a": [2, 1]}),
+    ({"a": None}, {"a": "None"}),
+    ({"tau": 10.0, "alpha": 10.0}, {"tau": 10.0, "alpha": 5.0}),
+])
+def test_different_configurations_never_share_a_key(a, b):
+    assert core.config_key(a) != core.config_key(b)
+
+
+def test_key_ignores_key_order_and_includes_the_code_hash(monkeypatch):
+    k = core.config_key({"a": 1, "b": [1.5, "x"]})
+    assert k == core.config_key({"b": [1.5, "x"], "a": 1})
+    monkeypatch.setattr(core, "code_hash", lambda lib_dir=None: "0" * 16)
+    assert core.config_key({"a": 1, "b": [1.5, "x"]}) != k
+
+
+@pytest.mark.parametrize("fn", [lambda x: x, np.fliplr, functools.partial(np.roll, shift=1), math.exp])
+def test_callables_are_refused_with_the_place_named(fn):
+    with pytest.raises(TypeError, match=r"config\.train\.augment is a callable"):
+        core.config_key({"train": {"augment": fn}})
+
+
+def test_objects_that_are_not_plain_data_are_refused():
+    with pytest.raises(TypeError, match="config.x: set cannot enter"):
+        core.config_key({"x": {1, 2}})
+
+
+def test_code_hash_follows_the_sources_only(tmp_path):
+    for name, text in (("a.py", "x = 1\n"), ("b.py", "y = 2\n"), ("_modidx.py", "d = {}\n")):
+        (tmp_path / name).write_text(text)
+    h = core.code_hash(tmp_path)
+    (tmp_path / "_modidx.py").write_text("d = {1: 2}\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    core._CODE_HASH.clear()
+    assert core.code_hash(tmp_path) == h
+    (tmp_path / "b.py").write_text("y = 3\n")
+    core._CODE_HASH.clear()
+    assert core.code_hash(tmp_path) != h
+    assert len(h) == 16 and int(h, 16) >= 0
+
+
+def test_provenance_names_the_code_and_the_machine():
+    p = core.provenance(mode="quick")
+    assert p["code_hash"] == core.code_hash() and p["mode"] == "quick"
+    assert {"commit", "dirty", "numpy", "numba", "python", "cpu", "threads", "cpu_target"} <= set(p)
+    assert p["commit"] is None or len(p["commit"]) == 40
+    json.dumps(p)
+
+
+def test_kernel_cache_goes_to_the_user_cache_keyed_by_code_unless_chosen(tmp_path):
+    code = "import os, smoothgrad, numba.core.config as c; print(os.environ['NUMBA_CACHE_DIR']); print(c.CACHE_DIR)"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "SMOOTHGRAD_CACHE")}
+    r = subprocess.run([sys.executable, "-c", code], env=dict(env, XDG_CACHE_HOME=str(tmp_path)),
+                       capture_output=True, text=True, timeout=120)
+    expected = str(tmp_path / "smoothgrad" / f"numba-{core.code_hash()}")
+    assert r.stdout.split() == [expected, expected], r.stderr
+    r = subprocess.run([sys.executable, "-c", code], env=dict(env, NUMBA_CACHE_DIR=str(tmp_path / "mine")),
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == [str(tmp_path / "mine")] * 2, r.stderr
