@@ -6,6 +6,7 @@ The fresh environments install nothing from the network: their dependencies are 
 interpreter, linked (symlinks to exactly the dependency closure of the requested extras) into a folder that
 a `.pth` file puts on the new interpreter's path; `pip install --no-index` then finds them installed."""
 import configparser
+import json
 import os
 import re
 import shutil
@@ -194,3 +195,23 @@ def test_without_figures_extra_one_line_names_it(wheel, tmp_path):
         assert len(lines) == 1 and 'pip install "smoothgrad[figures]"' in lines[0], r.stderr
         assert "Traceback" not in r.stderr and "papermill" in lines[0]
     assert not (tmp_path / "figures").exists() and not (tmp_path / "runs").exists()
+
+
+def test_wheel_and_checkout_give_identical_numbers(wheel, tmp_path):
+    "A seed fixes the numbers whether smoothgrad runs from the installed wheel or from this checkout."
+    from test_determinism import SCRIPT
+
+    venv, py, site = fresh_venv(tmp_path, "venv", [])
+    r = pip_install(py, wheel)
+    assert r.returncode == 0, r.stderr
+    env = dict(clean_env(venv), XDG_CACHE_HOME=str(tmp_path / "user-cache"), NUMBA_NUM_THREADS="2")
+    from_wheel = run([py, "-c", SCRIPT], cwd=tmp_path, env=env)
+    assert from_wheel.returncode == 0, from_wheel.stderr[-3000:]
+    assert str(site / "smoothgrad") in run([py, "-c", "import smoothgrad; print(smoothgrad.__file__)"], cwd=tmp_path,
+                                           env=env).stdout
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    from_checkout = run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=dict(env, NUMBA_NUM_THREADS="2"))
+    assert from_checkout.returncode == 0, from_checkout.stderr[-3000:]
+    wheel_digests, checkout_digests = (json.loads(r.stdout.strip().splitlines()[-1]) for r in (from_wheel, from_checkout))
+    for dtype in ("float32", "float64"):
+        assert wheel_digests[dtype] == checkout_digests[dtype], dtype
