@@ -152,7 +152,8 @@ def _set(net, what):
 
 
 CORRUPT = [(k, l) for k in ("nan_w", "inf_w", "huge_w", "shape_w", "nan_phi", "neg_phi", "big_phi", "shape_phi", "str_w")
-           for l in (0, 1)] + [("count_w", 0), ("T_nan", 0), ("T_huge", 0)]
+           for l in (0, 1)]  # changed in place: refused at the next use
+ASSIGNED = [("count_w", 0), ("T_nan", 0), ("T_huge", 0)]  # assigned attributes: refused where set
 
 
 @pytest.mark.parametrize("what", CORRUPT, ids=[f"{k}{l}" for k, l in CORRUPT])
@@ -164,6 +165,17 @@ def test_corrupt_parameters_are_refused(method, what, tmp_path):
             "save": (tmp_path / "n.npz",)}[method]
     with pytest.raises((TypeError, ValueError)):
         getattr(net, method)(*args)
+    assert not list(tmp_path.iterdir())  # save wrote nothing
+
+
+@pytest.mark.parametrize("what", ASSIGNED, ids=[k for k, _ in ASSIGNED])
+def test_bad_assignments_are_refused_where_set(what):
+    net = _net()
+    before = (net.T, len(net.weights))
+    with pytest.raises((TypeError, ValueError), match="weights|T"):
+        _set(net, what)
+    assert (net.T, len(net.weights)) == before
+    assert np.isfinite(net.output_times(np.ones((2, 6)))).all()
 
 
 # ---- files ----------------------------------------------------------------------------------------------------
@@ -249,6 +261,8 @@ def _random_case(rng):
     B = int(rng.integers(1, 5))
     XT = np.where(rng.random((B, sizes[0])) < 0.6, rng.uniform(0, T * 1.2, (B, sizes[0])), np.inf)
     XT[:, : sizes[0] // 2] = rng.choice([0.0, T * (1 - 1e-7), XT[0, 0]])  # ties at 0, just before T, shared
+    if np.isfinite(XT).any() and not (XT < T).any():  # a batch with every input after T is refused (tested apart)
+        XT[0, 0] = T * 0.5
     return net, XT, rng.integers(0, sizes[-1], B)
 
 
