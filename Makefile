@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat settings.ini setup.py pyproject.toml | cksum | cut -d' ' -f1)
 JOBS ?= 2
+# notebooks for `make notebooks` / `check-outputs(-generic)`, e.g. NB=nbs/00_neurons.ipynb (default: every chapter)
+NB ?=
 MODE ?= quick
 
-.PHONY: install figures test check-export lint nbtest pytest docs notebooks check-outputs bench clean
+.PHONY: install figures test check-export lint nbtest pytest docs notebooks check-outputs check-outputs-generic bench clean
 
 $(STAMP): settings.ini setup.py pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,11 +48,16 @@ docs: $(STAMP)
 
 ## execute the library chapters and index.ipynb in a kernel and commit their outputs (then nbdev_clean)
 notebooks: $(STAMP)
-	$(BIN)/python scripts/notebook_outputs.py write --jobs $(JOBS)
+	$(BIN)/python scripts/notebook_outputs.py write $(NB) --jobs $(JOBS)
 
 ## fail when a committed notebook output is stale or volatile (re-executes into a copy, compares)
 check-outputs: $(STAMP)
-	$(BIN)/python scripts/notebook_outputs.py check --jobs $(JOBS)
+	$(BIN)/python scripts/notebook_outputs.py check $(NB) --jobs $(JOBS)
+
+## the same check as on another CPU: numba for generic x86-64 (no FMA/AVX) in a fresh temporary kernel cache, NumPy
+## without its run-time SIMD paths, OpenBLAS's SSE3 kernels, glibc's libm without its FMA/AVX2 variants
+check-outputs-generic: $(STAMP)
+	$(BIN)/python scripts/notebook_outputs.py check --cpu generic $(NB) --jobs $(JOBS)
 
 ## throughput of the Fig. 4 kernels and of the recurrent training loops, with ratios, in one run; compiled afresh
 ## (a numba cache can hold a kernel compiled against an older version of the functions it calls)

@@ -3,6 +3,7 @@
 
     python scripts/notebook_outputs.py write [NB ...] [--jobs 2]   # execute, store outputs, nbdev_clean
     python scripts/notebook_outputs.py check [NB ...] [--jobs 2]   # execute a copy, compare, exit 1 if stale
+    python scripts/notebook_outputs.py check --cpu generic [NB ...] # the same on a simulated other CPU
 
 Default notebooks: the library chapters (`nbs/*.ipynb` with a `#| default_exp` cell) and `nbs/index.ipynb`.
 The experiment notebooks (`nbs/experiments/`) stay without outputs; their outputs are the figures.
@@ -25,6 +26,14 @@ addresses in text replaced):
 - errors in a cell fail both commands.
 Volatile text fails both commands even when it happens to match: memory addresses, dates, clock times and
 `%time`-style timings (patterns below). Run `write` after changing a chapter; `check` tells which cell is stale.
+
+`--cpu generic` (`make check-outputs-generic`) runs the kernels as on another, older CPU: numba compiles for
+LLVM's `generic` x86-64 (`NUMBA_CPU_NAME=generic`, no FMA, no AVX) into a fresh, temporary `NUMBA_CACHE_DIR`;
+NumPy keeps off every SIMD path it dispatches to at run time (`NPY_DISABLE_CPU_FEATURES`: the dispatch
+targets this NumPy found on this CPU), OpenBLAS (NumPy's and SciPy's matrix products) takes its kernels for an
+old SSE3 CPU (`OPENBLAS_CORETYPE=Prescott`), and glibc's libm takes its plain SSE2 code instead of its
+FMA/AVX2 variants (`GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA,...`; ignored elsewhere). The last bits of
+many results change (that is the point); committed text written on the host must not.
 """
 
 from __future__ import annotations
@@ -36,9 +45,11 @@ import configparser
 import copy
 import io
 import os
+import platform
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +65,8 @@ VOLATILE = [
     (re.compile(r"\belapsed\b|\btook \d", re.I), "a timing"),
 ]
 DIRECTIVE_RE = re.compile(r"^\s*#\s*\|\s*([\w-]+):?\s*(.*?)\s*$")
+GLIBC_OFF = "-AVX2,-FMA,-FMA4,-AVX512F,-AVX2_Usable,-FMA_Usable,-FMA4_Usable,-AVX512F_Usable"  # old and new names
+OPENBLAS_CORE = "Prescott"  # OpenBLAS's SSE3 kernels (its builds with DYNAMIC_ARCH, as NumPy's and SciPy's wheels)
 
 
 def default_notebooks() -> list[Path]:
@@ -88,9 +101,31 @@ def skipped(cell, flags: set[str]) -> bool:
     return False
 
 
+def numpy_dispatch_features() -> list[str]:
+    """The CPU features NumPy dispatches to at run time and found on this CPU (those it lets one disable)."""
+    try:
+        from numpy._core import _multiarray_umath as mu
+    except ImportError:  # NumPy 1.x
+        from numpy.core import _multiarray_umath as mu
+    return [f for f in mu.__cpu_dispatch__ if mu.__cpu_features__.get(f)]
+
+
+def generic_cpu_env(cache_dir) -> dict[str, str]:
+    """Environment for kernels that compute as on a generic x86-64 CPU (see the module docstring)."""
+    tunables = [t for t in os.environ.get("GLIBC_TUNABLES", "").split(":") if t]
+    env = {"NUMBA_CPU_NAME": "generic", "NUMBA_CPU_FEATURES": "", "NUMBA_CACHE_DIR": str(cache_dir)}
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        env.update(GLIBC_TUNABLES=":".join(tunables + [f"glibc.cpu.hwcaps={GLIBC_OFF}"]), OPENBLAS_CORETYPE=OPENBLAS_CORE)
+    features = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").split() + numpy_dispatch_features()
+    if features:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(features)
+    return env
+
+
 # --------------------------------------------------------------------------- execute
-def execute(path: Path):
-    """The notebook executed in a fresh kernel (a copy; `path` is not touched), or raise with the cell."""
+def execute(path: Path, env_extra: dict[str, str] | None = None):
+    """The notebook executed in a fresh kernel (a copy; `path` is not touched), or raise with the cell.
+    `env_extra`: environment variables for the kernel on top of this process's (e.g. `generic_cpu_env`)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -103,7 +138,7 @@ def execute(path: Path):
             if skipped(cell, flags):
                 cell.metadata.setdefault("tags", []).append("skip-execution")
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "IN_TEST")}  # inline backend: PNG
-    env.update(PYTHONHASHSEED="0", SOURCE_DATE_EPOCH="0")
+    env.update(PYTHONHASHSEED="0", SOURCE_DATE_EPOCH="0", **(env_extra or {}))
     client = NotebookClient(run, timeout=TIMEOUT, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(path.parent)}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP notice
@@ -243,11 +278,13 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def write_one(path: Path) -> list[str]:
+def write_one(path: Path, env_extra: dict[str, str] | None = None) -> list[str]:
     """Execute `path` and store its outputs in it (sources untouched), then nbdev_clean it."""
     import nbformat
 
-    fresh = execute(path)
+    from smoothgrad.core import atomic_write
+
+    fresh = execute(path, env_extra)
     problems = volatile(normalise(fresh))
     if problems:
         return [f"{_rel(path)}: volatile output, not written: {p}" for p in problems]
@@ -258,9 +295,8 @@ def write_one(path: Path) -> list[str]:
         return [f"{_rel(path)}: the notebook changed while it ran; run again"]
     for c, f in zip(code, new):
         c.outputs, c.execution_count = f.outputs, None
-    tmp = path.with_name(f".{path.stem}.outputs.ipynb")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
+    text = nbformat.writes(nb)
+    atomic_write(path, text if text.endswith("\n") else text + "\n")
     r = subprocess.run([str(Path(sys.executable).with_name("nbdev_clean")), "--fname", str(path)],
                        capture_output=True, text=True, cwd=ROOT)
     if r.returncode:
@@ -268,19 +304,19 @@ def write_one(path: Path) -> list[str]:
     return []
 
 
-def check_one(path: Path) -> list[str]:
+def check_one(path: Path, env_extra: dict[str, str] | None = None) -> list[str]:
     """Stale or volatile committed outputs of `path`, one line each (empty: current)."""
     import nbformat
 
     committed = normalise(nbformat.read(path, as_version=4))
-    fresh = normalise(execute(path))
+    fresh = normalise(execute(path, env_extra))
     problems = [f"volatile: {p}" for p in volatile(committed)] + compare(committed, fresh)
     return [f"{_rel(path)}: {p}" for p in problems]
 
 
-def _run(cmd: str, path: Path) -> tuple[Path, list[str]]:
+def _run(cmd: str, path: Path, env_extra: dict[str, str] | None = None) -> tuple[Path, list[str]]:
     try:
-        return path, (write_one if cmd == "write" else check_one)(path)
+        return path, (write_one if cmd == "write" else check_one)(path, env_extra)
     except Exception as exc:  # a failing cell: report it like nbdev_test does
         msg = str(exc).strip().splitlines()
         return path, [f"{_rel(path)}: execution failed: " + "\n    ".join(msg[-25:])]
@@ -291,14 +327,23 @@ def main(argv=None) -> int:
     ap.add_argument("command", choices=["write", "check"])
     ap.add_argument("notebooks", nargs="*", type=Path)
     ap.add_argument("--jobs", type=int, default=2)
-    a = ap.parse_args(argv)
+    ap.add_argument("--cpu", choices=["host", "generic"], default="host",
+                    help="generic: numba, NumPy, OpenBLAS and libm as on a generic x86-64 CPU (module docstring)")
+    a = ap.parse_intermixed_args(argv)
     paths = [p.resolve() for p in a.notebooks] or default_notebooks()
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        ap.error(f"no such notebook: {', '.join(missing)}")
     problems = []
-    with cf.ThreadPoolExecutor(max(1, a.jobs)) as pool:  # each job drives its own kernel process
-        for path, probs in pool.map(lambda p: _run(a.command, p), paths):
-            state = "ok" if not probs else ("STALE" if a.command == "check" else "FAILED")
-            print(f"[outputs] {a.command} {_rel(path)}: {state}", flush=True)
-            problems += probs
+    with tempfile.TemporaryDirectory(prefix="numba-generic-") as cache:
+        env_extra = generic_cpu_env(cache) if a.cpu == "generic" else None
+        if env_extra:
+            print("[outputs] simulated CPU: " + " ".join(f"{k}={v!r}" for k, v in env_extra.items()), flush=True)
+        with cf.ThreadPoolExecutor(max(1, a.jobs)) as pool:  # each job drives its own kernel process
+            for path, probs in pool.map(lambda p: _run(a.command, p, env_extra), paths):
+                state = "ok" if not probs else ("STALE" if a.command == "check" else "FAILED")
+                print(f"[outputs] {a.command} {_rel(path)}: {state}", flush=True)
+                problems += probs
     for p in problems:
         print(p)
     if problems and a.command == "check":

@@ -4,6 +4,8 @@ written by a real kernel, kept by nbdev_clean, compared robustly, and stale or v
 import base64
 import io
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +95,7 @@ def test_write_keeps_outputs_through_nbdev_clean_and_check_passes(tmp_path):
     r = subprocess.run([str(Path(sys.executable).with_name("nbdev_clean")), "--fname", str(path)], cwd=ROOT)
     assert r.returncode == 0 and json.loads(path.read_text()) == written  # ... and keeps the outputs
     assert no.main(["check", str(path), "--jobs", "1"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["chapter.ipynb"]  # written atomically: no temporary file left
 
 
 def test_check_fails_on_stale_and_volatile(tmp_path, capsys):
@@ -126,3 +129,56 @@ def test_index_outputs_current_and_a_stale_copy_fails(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "check nbs/index.ipynb: ok" in out, out
     assert rc == 1 and f"{copy}: code cell 1: text" in out and "2.1956" in out, out
+
+
+_PROBE = """import os
+import numba.core.config as c
+from numba import njit
+try:
+    from numpy._core import _multiarray_umath as mu
+except ImportError:
+    from numpy.core import _multiarray_umath as mu
+
+
+@njit(fastmath={"contract"})
+def muladd(a, b, x):
+    return a * b + x
+
+
+muladd(1.0, 2.0, 3.0)
+asm = next(iter(muladd.inspect_asm().values()))
+print(c.CPU_NAME, repr(c.CPU_FEATURES), c.CACHE_DIR == os.environ.get("NUMBA_CACHE_DIR"), "vfmadd" in asm,
+      [f for f in mu.__cpu_dispatch__ if mu.__cpu_features__.get(f)] == [])"""
+
+
+def test_generic_cpu_reaches_the_kernel(tmp_path):
+    """`--cpu generic`: in the kernel numba compiles for generic x86-64 into the given cache folder (no fused
+    multiply-add even where fast math allows one) and NumPy's run-time SIMD targets are off; on the host target
+    the same function gets an FMA wherever the CPU has one."""
+    import llvmlite.binding as ll
+
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(_nb(_PROBE), path)
+    env = no.generic_cpu_env(tmp_path / "cache")
+    assert env["NUMBA_CPU_NAME"] == "generic" and env["NUMBA_CACHE_DIR"] == str(tmp_path / "cache")
+    text = lambda nb: "".join(o["text"] for c in nb.cells if c.cell_type == "code" for o in c.outputs)  # noqa: E731
+    assert text(no.execute(path, env)) == "generic '' True False True\n"
+    if {"NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES", "NPY_DISABLE_CPU_FEATURES"} & set(os.environ):
+        return  # the whole run already simulates another CPU
+    host_fma = "+fma" in ll.get_host_cpu_features().flatten().split(",")
+    host = text(no.execute(path))
+    assert host.startswith("None None") and host.endswith(f" {host_fma} {not no.numpy_dispatch_features()}\n"), host
+
+
+def test_check_generic_command(tmp_path, capsys):
+    """`check --cpu generic` (options before or after the notebooks) passes on outputs written on the host and
+    removes its temporary kernel cache; a missing notebook is refused."""
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(_nb("import numpy as np\nprint(np.exp(np.linspace(0, 1, 5)).round(6))"), path)
+    assert no.main(["write", str(path), "--jobs", "1"]) == 0
+    assert no.main(["check", "--cpu", "generic", str(path), "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    cache = re.search(r"NUMBA_CACHE_DIR='([^']+)'", out)
+    assert cache and not Path(cache.group(1)).exists(), out
+    with pytest.raises(SystemExit):
+        no.main(["check", str(tmp_path / "missing.ipynb")])
