@@ -1,7 +1,9 @@
 """Command-line misuse of `smoothgrad reproduce` / `python -m smoothgrad.reproduce`: every bad argument ends in
 one line on stderr and exit status 2, never a traceback, and never runs a notebook."""
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,8 @@ def no_runs(monkeypatch, tmp_path):
     monkeypatch.setattr(R, "run_notebook", ran)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")  # a symbolic link to itself
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "x")
 
 
 BAD_VALUES = {
@@ -26,7 +30,7 @@ BAD_VALUES = {
     "--timeout": ["0", "-1", "nan", "inf", "-inf", "abc", "", "1e999", "0.0"],
     "--progress-every": ["-1", "nan", "inf", "abc", "", "-0.5"],
     "--mode": ["slow", "", "QUICK", "paper ", "fast", "None"],
-    "--out": ["a_file", "", " ", "a_file/sub/..", "a\0b"],
+    "--out": ["a_file", "", " ", "a_file/sub/..", "a\0b", "a_file/sub", "a_file/sub/deeper", "loop", "loop/sub"],
     "--runs": ["a_file", "", " ", "a\0b"],
     "--only": ["fig99", "../fig1", "fig1.ipynb", "FIG1", "", "figS99", "*"],
     "-p": ["x", "=3", "1a=2", "a b=3", "mode=paper", "out_dir=/tmp", "runs_dir=x", "n=1e999", "n=-1e999",
@@ -93,6 +97,61 @@ def test_messages_name_the_problem(capsys):
     assert "own option" in one_line_error(capsys)
     assert R.main(["-p", "n=1e999"]) == 2
     assert "finite" in one_line_error(capsys)
+
+
+UNWRITABLE = ["a_file/sub", "loop", "loop/sub"] + (["/sys"] if os.path.isdir("/sys") and not os.access("/sys", os.W_OK)
+                                                   else [])
+
+
+@pytest.mark.parametrize("opt", ["--out", "--runs"])
+@pytest.mark.parametrize("path", UNWRITABLE)
+def test_unwritable_folders_are_refused_before_anything_runs(opt, path, capsys):
+    "A folder under a file, a looping link, one nobody may write (/sys): one line naming the option, exit 2."
+    assert R.main([opt, path, "--only", "fig1"]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith(f"error: {opt}: ") and path.split("/")[0] in line, line
+    assert not (Path("figures") / "runs.json").exists()
+
+
+def test_read_only_out_is_refused_before_anything_runs(tmp_path, capsys):
+    "A folder without write permission (as root every folder is writable: then /sys stands in, above)."
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: permissions do not stop writing")
+        assert R.main(["--out", str(ro), "--only", "fig1"]) == 2
+        assert "--out" in one_line_error(capsys)
+    finally:
+        ro.chmod(0o755)
+
+
+def test_jobs_capped_at_the_number_of_notebooks(monkeypatch, capsys):
+    "`--jobs 8 --only fig1` asks for one worker (each idle worker costs about 170 MB)."
+    seen = []
+    monkeypatch.setattr(R, "run_all", lambda nbs, out, runs, mode, jobs, *a, **k: seen.append((len(nbs), jobs)) or [])
+    assert R.main(["--only", "fig1", "--jobs", "8"]) == 0
+    assert R.main(["--only", "fig1", "fig2", "figS3", "--jobs", "2"]) == 0
+    assert seen == [(1, 1), (3, 2)]
+
+
+def test_run_all_starts_no_more_workers_than_notebooks(monkeypatch, tmp_path):
+    seen = []
+
+    class Started(Exception):
+        pass
+
+    def client(jobs, scheduler):
+        seen.append(jobs)
+        raise Started
+
+    monkeypatch.setattr(R, "_dask_client", client)
+    for nbs, jobs, want in (([tmp_path / "fig1.ipynb"], 8, 1), ([tmp_path / "a.ipynb", tmp_path / "b.ipynb"], 1024, 2),
+                            ([tmp_path / "a.ipynb", tmp_path / "b.ipynb"], 1, 1)):
+        with pytest.raises(Started):
+            REAL_RUN_ALL(nbs, tmp_path / "out", tmp_path / "runs", jobs=jobs)
+        assert seen[-1] == want
 
 
 def test_good_parameters_parse():

@@ -29,15 +29,22 @@ def _check_yinyang(v):
 
 
 def test_yinyang_quick_accuracy(tmp_path):
-    v, _ = _run("yinyang", tmp_path)
+    v, doc = _run("yinyang", tmp_path)
+    prov = doc["provenance"]
+    assert prov["data"]["name"].startswith("Yin-Yang") and prov["data"]["sizes"]["x_train"] == 5000
+    assert prov["data"]["params"]["splits (n, seed)"]["train"] == [5000, 42] and prov["seeds"] == [0, 99]
     _check_yinyang(v)
     assert v["acc_test"]["mean"] >= 0.90, v["acc_test"]  # quick-mode floor (paper mode aims at 0.98)
 
 
 def test_fashion_quick_accuracy(tmp_path):
     v, doc = _run("fashion", tmp_path)
-    floor = 0.75 if doc["data"] == "Fashion-MNIST" else 0.85  # the MNIST-digit fallback is easier
-    assert v["acc_pseudo_after"]["mean"] >= floor, (doc["data"], v["acc_pseudo_after"])
+    data = doc["provenance"]["data"]
+    assert data["fallback"] is None or data["name"].startswith("embedded MNIST digits")  # a fallback says so
+    assert data["sizes"] == {"x_train": 6000, "y_train": 6000, "x_test": 1000, "y_test": 1000}
+    assert doc["provenance"]["seeds"] == [0] and doc["provenance"]["notebook"] == "fashion.ipynb"
+    floor = 0.75 if data["fallback"] is None else 0.85  # the MNIST-digit fallback is easier
+    assert v["acc_pseudo_after"]["mean"] >= floor, (data["name"], v["acc_pseudo_after"])
     assert v["acc_ordinary_before"]["mean"] == 0.0 and v["acc_pseudo_before"]["mean"] < 0.2
     assert v["acc_ordinary_after"]["mean"] <= v["acc_pseudo_after"]["mean"]
     assert v["seconds_per_epoch"] > 0
@@ -57,6 +64,7 @@ def test_fashion_grey_code_quick(tmp_path):
     assert not (tmp_path / "figs" / "fashion.json").exists()
     v = doc["values"]
     assert v["hidden_silent_before"]["mean"] >= 0.9 and v["acc_pseudo_before"]["mean"] < 0.2
-    floor = 0.80 if doc["data"] == "Fashion-MNIST" else 0.85
-    assert v["acc_pseudo_after"]["mean"] >= floor, (doc["data"], v["acc_pseudo_after"])
+    data = doc["provenance"]["data"]
+    floor = 0.80 if data["fallback"] is None else 0.85
+    assert v["acc_pseudo_after"]["mean"] >= floor, (data["name"], v["acc_pseudo_after"])
     assert not any(k.startswith("mlp") for k in v)  # the MLP reference runs with the binary code only

@@ -66,6 +66,37 @@ def _available():
         return set()
 
 
+# the data each figure names in its provenance (None: a deterministic construction without a data set)
+DATA = {"fig2": "published inputs and targets of Fig. 2", "fig3": "published inputs and targets of Fig. 3",
+        "figS6": "published inputs and targets of Fig. 3", "figS7": "published inputs and targets of Fig. 3",
+        "fig4": "embedded MNIST digits"}
+
+
+def _check_provenance(doc, nb, rec):
+    "Where the result came from: this code, this notebook, the seeds it used, its data, its wall time."
+    from smoothgrad import core
+    from smoothgrad.results import notebook_digest
+    name, prov = nb.stem, doc["provenance"]
+    assert prov["code_hash"] == core.code_hash() and prov["commit"] == core.git_state()["commit"]
+    assert prov["notebook"] == f"{name}.ipynb" and prov["notebook_sha256"] == notebook_digest(nb)
+    assert prov["mode"] == "quick" and prov["wall_from"] == "start_clock"
+    assert 0 < prov["wall_seconds"] <= rec["seconds"]
+    assert all(isinstance(prov[k], str) and prov[k] for k in ("python", "numpy", "numba", "cpu", "platform"))
+    data = prov["data"]
+    if name in DATA:
+        assert data["name"].startswith(DATA[name]) and data["fallback"] is None and len(data["sha256"]) == 16
+    else:
+        assert data is None and prov["seeds"] == [], (name, data, prov["seeds"])
+    if name == "fig4":
+        assert prov["seeds"] == [0] and data["sizes"] == {"x_train": 1000, "y_train": 1000, "x_test": 1000,
+                                                         "y_test": 1000}
+    if name in ("fig3", "figS6", "figS7"):
+        assert prov["seeds"] == sorted(s["seed"] for s in doc["ensemble"]["specs"])
+        assert data["sizes"]["input_times"] == 196
+    if name == "fig2":
+        assert prov["seeds"] == [] and data["sizes"]["fixed_input_times"] == 20
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] if slow else [])
                                   for n, (_, slow) in NOTEBOOKS.items()])
 def test_notebook_runs(name, tmp_path):
@@ -79,6 +110,7 @@ def test_notebook_runs(name, tmp_path):
         assert (tmp_path / "figs" / f"{name}.{ext}").stat().st_size > 0
     doc = json.loads((tmp_path / "figs" / f"{name}.json").read_text())
     assert doc["name"] == name and doc["mode"] == "quick"
+    _check_provenance(doc, nb, rec)
     claimed = {c["key"] for c in R.CLAIMS if c["figure"] == name}
     assert claimed, f"no claims for {name}"
     assert claimed <= set(doc["values"]), claimed - set(doc["values"])

@@ -98,3 +98,16 @@ def test_nbdev_proc_nbs_runs(tmp_path):
            if not any(part.startswith(("_", ".")) for part in p.relative_to(repo / "nbs").parts)}
     assert nbs and nbs <= procs
     assert (tmp_path / "quarto_calls").exists() is False  # proc_nbs itself renders nothing
+
+
+def test_readme_results_section_is_the_table_of_results_json():
+    "The README's results section is what `update_readme` renders from figures/results.json (marks included)."
+    from smoothgrad import results as R
+    rj = R.load_json(ROOT / "figures" / "results.json")
+    if rj is None:
+        pytest.skip("no figures/results.json")
+    text = README.read_text()
+    assert text.count(R.README_START) == 1 and text.count(R.README_END) == 1
+    section = text.split(R.README_START)[1].split(R.README_END)[0]
+    assert section.strip("\n") == "\n".join(R.claims_table(rj["claims"])), (
+        "the README's results table is stale: rebuild it with `smoothgrad reproduce --results-only`")

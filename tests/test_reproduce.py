@@ -1,11 +1,13 @@
 """The figure runner: papermill execution, Dask scale-out, failure reports and the results table."""
 import json
+import os
 import re
 
 import nbformat
 import pytest
 
 from smoothgrad import reproduce as R
+from smoothgrad.results import OTHER_CODE_NOTE
 
 PARAMS = 'mode = "quick"\nseed = 0\nout_dir = None\nruns_dir = None\nx = 1\nsleep = 0.0'
 
@@ -18,7 +20,8 @@ Path(out_dir, NAME + ".png").write_bytes(b"png")
 doc = dict(name=NAME, mode=mode, seed=seed,
            values={"qif_tsp_1.15": 3.1957 * x, "cwd": os.path.basename(os.getcwd())},
            worker_pid=os.getppid(), backend=os.environ.get("MPLBACKEND"), runs_dir=runs_dir,
-           epoch=os.environ.get("SOURCE_DATE_EPOCH"))
+           epoch=os.environ.get("SOURCE_DATE_EPOCH"), numba_cache=os.environ.get("NUMBA_CACHE_DIR"),
+           notebook=os.environ.get("SMOOTHGRAD_NOTEBOOK"))
 Path(out_dir, NAME + ".json").write_text(json.dumps(doc))
 """
 
@@ -68,11 +71,15 @@ def test_local_cluster_runs_notebooks_and_writes_results(dirs, capsys):
         assert d["values"]["cwd"] == "work"  # the kernel runs in the caller's working directory
         assert d["backend"] == "Agg" and d["epoch"] == "0"  # fixed PDF dates unless SOURCE_DATE_EPOCH is set
         assert d["runs_dir"] == str(runs)  # the runner passes absolute folders
+        assert d["notebook"] == str((nbs / f"{n}.ipynb").resolve())  # named for save_results' provenance
+        assert d["numba_cache"] == os.environ["NUMBA_CACHE_DIR"]  # inherited (set by `import smoothgrad`)
         assert (runs / "quick" / f"{n}.ipynb").exists()  # executed copies go to runs/<mode>/
         assert (out / f"{n}.png").exists()
     assert docs["fig1"]["worker_pid"] != docs["figS3"]["worker_pid"]  # two worker processes in parallel
     md = (out / "results.md").read_text()
-    assert "| fig1 | QIF spike time for one input of weight 1.15 w_min at t = 0.5 | 3.1957 | 6.3914 | quick |" in md
+    # these notebooks write their JSON without save_results: no provenance, so the row is marked as other code
+    assert "| fig1 | QIF spike time for one input of weight 1.15 w_min at t = 0.5 | 3.1957 | 6.3914 † | quick |" in md
+    assert OTHER_CODE_NOTE in md
     assert "not reproduced (no notebook yet)" in md  # e.g. fig4
     assert "| fig1 | quick | ok |" in md  # run log
     assert not (nbs / "fig1.ipynb").read_text().count("injected-parameters")  # source untouched
@@ -185,3 +192,58 @@ def test_default_folders_are_in_the_working_directory(dirs, tmp_path):
     work = tmp_path / "work"
     assert (work / "figures" / "fig1.json").exists() and (work / "runs" / "quick" / "fig1.ipynb").exists()
     assert json.loads((work / "figures" / "fig1.json").read_text())["runs_dir"] == str(work / "runs")
+
+
+def test_unwritable_run_log_still_reports_the_failures(dirs, capsys, monkeypatch):
+    "The notebooks ran, the run log cannot be written: the failure report comes, then one line for the log."
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb")
+    failed = dict(name="fig1", mode="quick", status="failed", seconds=1.0, output="runs/quick/fig1.ipynb", cell=3,
+                  exec_count=3, source="x = 1", line="", error="RuntimeError: boom")
+    monkeypatch.setattr(R, "run_all", lambda *a, **k: [failed])
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(R, "update_run_log", full)
+    assert R.main(args(nbs, out, runs, "--serial")) == 1
+    err = capsys.readouterr().err
+    assert "FAILED fig1: cell 3" in err and "error: 1 of 1 notebook(s) failed: fig1" in err
+    assert "error: run log" in err and "No space left on device" in err and "Traceback" not in err
+    assert (out / "results.md").exists()  # the results table is still written
+
+
+CTRL_C_BODY = """
+from pathlib import Path
+Path(out_dir).mkdir(parents=True, exist_ok=True)
+Path(out_dir, "started").write_text("x")
+import time
+time.sleep(120)
+"""
+
+
+def test_ctrl_c_with_serial_is_one_line(dirs):
+    "Ctrl-C in the terminal (SIGINT to the process group) while a notebook runs: `interrupted`, exit status 130."
+    import signal
+    import subprocess
+    import sys
+    import time
+    nbs, out, runs = dirs
+    make_nb(nbs / "fig1.ipynb", body=CTRL_C_BODY)
+    p = subprocess.Popen([sys.executable, "-m", "smoothgrad.reproduce", *args(nbs, out, runs, "--serial")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 180
+        while not (out / "started").exists() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (out / "started").exists(), p.communicate(timeout=60)
+        time.sleep(0.5)
+        os.killpg(p.pid, signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode == 130, stderr
+    assert [ln for ln in stderr.splitlines() if ln.strip()] == ["interrupted"], stderr
