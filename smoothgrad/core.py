@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 # %% ../nbs/00b_core.ipynb #ba36bb34
+_UMASK = os.umask(0o022)  # the process's umask (read once, at import: os.umask can only be read by setting it)
+os.umask(_UMASK)
+
+
 def atomic_write(path, # the file to write (its folder is created if missing)
                  data:bytes|str, # the whole new content (str is written as UTF-8)
                 ) -> Path: # the path written
@@ -32,6 +36,7 @@ def atomic_write(path, # the file to write (its folder is created if missing)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)  # mkstemp gives 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -120,10 +125,12 @@ def array_digest(a, # an array (or anything `np.asarray` takes)
     "Shape, dtype and 16 hex digits of the SHA-256 of an array's bytes (C order): its identity in a configuration."
     import numpy as np
 
+    a = np.asarray(a)
+    shape = list(a.shape)  # before ascontiguousarray, which makes a 0-d array 1-d
     a = np.ascontiguousarray(a)
     if a.dtype.hasobject:
         raise TypeError("array_digest needs a numeric array, got dtype object")
-    return {"shape": list(a.shape), "dtype": str(a.dtype),
+    return {"shape": shape, "dtype": str(a.dtype),
             "sha256": hashlib.sha256(a.view(np.uint8).ravel()).hexdigest()[:16]}
 
 

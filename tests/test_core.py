@@ -145,3 +145,16 @@ def test_kernel_cache_goes_to_the_user_cache_keyed_by_code_unless_chosen(tmp_pat
     r = subprocess.run([sys.executable, "-c", code], env=dict(env, NUMBA_CACHE_DIR=str(tmp_path / "mine")),
                        capture_output=True, text=True, timeout=120)
     assert r.stdout.split() == [str(tmp_path / "mine")] * 2, r.stderr
+
+
+def test_written_files_keep_or_get_ordinary_permissions(tmp_path):
+    p = core.atomic_write(tmp_path / "new.txt", "x")
+    assert p.stat().st_mode & 0o777 == 0o666 & ~core._UMASK
+    os.chmod(p, 0o640)
+    core.atomic_write(p, "y")
+    assert p.stat().st_mode & 0o777 == 0o640
+
+
+def test_digest_of_a_scalar_array_keeps_its_shape():
+    assert core.array_digest(np.float64(1.5))["shape"] == []
+    assert core.array_digest(np.zeros((2, 0)))["shape"] == [2, 0]
