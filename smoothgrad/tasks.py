@@ -8,8 +8,7 @@ __all__ = ['PERTURBATION', 'FACTORS', 'PAPER', 'QUICK', 'ENSEMBLE', 'paper_input
            'train_recurrent', 'without_nontarget_weights', 'ensemble_specs', 'leave_trial', 'run_summary',
            'ensemble_run', 'recurrent_ensemble', 'ensemble_stats', 'ensemble_band']
 
-# %% ../nbs/12_tasks.ipynb #38035a9a
-import hashlib
+# %% ../nbs/12_tasks.ipynb #11b8f759
 import importlib.resources
 import json
 import math
@@ -18,13 +17,14 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
+from . import core
 from .gradients import output_times_vjp, vjp_core
 from .neurons import QIF
 from .optim import SGD, AdaBelief, exponential_decay
 from .probes import arc_length
 from .pseudo import check_outputs_finite, output_times, output_times_kernel
 from .simulate import check_positive, prepare, simulate, simulate_events, too_many_events
-from .train import atomic_savez
+from .train import atomic_savez, describe, set_aside
 
 _MAX_EVENTS = 100_000  # bound on the events of one simulated trial, as in `simulate`
 
@@ -33,7 +33,7 @@ try:
 except ImportError:  # tqdm is optional
     tqdm = None
 
-# %% ../nbs/12_tasks.ipynb #2ee5acf5
+# %% ../nbs/12_tasks.ipynb #b3595dfd
 def _data_file(name):
     "A file shipped in `smoothgrad/assets` (package data)."
     return importlib.resources.files("smoothgrad").joinpath("assets", name)
@@ -54,7 +54,7 @@ def paper_inputs(fig=None):
         raise ValueError(f"fig must be 'fig2', 'fig3' or None, got {fig!r}")
     return d[fig]
 
-# %% ../nbs/12_tasks.ipynb #b15b66ab
+# %% ../nbs/12_tasks.ipynb #3ac4478d
 def _check_int(name, x, lo=0):
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {x!r}")
@@ -95,7 +95,7 @@ class _Bar:
 
 
 
-# %% ../nbs/12_tasks.ipynb #18ed53b1
+# %% ../nbs/12_tasks.ipynb #2b4411a8
 def single_neuron_setup(inputs=None, seed=0):
     """The Fig. 2 task as a dict.
 
@@ -145,7 +145,7 @@ def single_neuron_loss(setup, t_train, w_train, grad=True):
     _, g = output_times_vjp(*args, 2, (2 * err / len(err))[None])
     return loss, out, g["input_times"][setup["trainable"]], g["w_in"][0, setup["trainable"]]
 
-# %% ../nbs/12_tasks.ipynb #d91dc307
+# %% ../nbs/12_tasks.ipynb #ca61d97b
 def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, progress=True):
     """Train the Fig. 2 task: clip each gradient component to `+-clip`, SGD with learning rate `lr`, trainable
     input times clipped to [0, T] after each step. `inputs`, `seed`: see `single_neuron_setup`.
@@ -185,7 +185,7 @@ def train_single_neuron(n_trials=3000, inputs=None, seed=0, lr=0.1, clip=0.02, p
              input_times_final=final[3], input_weights_final=final[2][0])
     return H
 
-# %% ../nbs/12_tasks.ipynb #1a317ec7
+# %% ../nbs/12_tasks.ipynb #133559a6
 def _poisson_train(rng, rate, T):
     "Homogeneous Poisson spike times in [0, T) with `rate` (per tau)."
     out, t = [], rng.exponential(1 / rate)
@@ -225,7 +225,7 @@ def _perturbed_fig3_inputs(rng):
     t = np.asarray(P["input_times"], float) + rng.uniform(-PERTURBATION, PERTURBATION, len(P["input_times"]))
     return dict(input_times=list(np.clip(t, 0.0, np.nextafter(P["T"], 0.0))))
 
-# %% ../nbs/12_tasks.ipynb #b5cdfd31
+# %% ../nbs/12_tasks.ipynb #dee8a5d3
 def recurrent_setup(inputs=None, seed=0):
     """The Fig. 3 task as a dict.
 
@@ -256,7 +256,7 @@ def recurrent_setup(inputs=None, seed=0):
     w_in = np.zeros((N, 2 * N))
     w_in[np.arange(N), np.arange(N)] = 5.0
     w_in[np.arange(N), N + np.arange(N)] = -5.0
-    h = hashlib.sha1(np.concatenate([tin, src.astype(float), tn.astype(float)] + targets).tobytes()).hexdigest()
+    h = core.config_key(dict(input_times=tin, input_sources=src, target_neurons=tn, targets=targets), code=False)
     return dict(neuron=QIF(d["tau"], d["alpha"]), N=N, T=T, input_times=tin, input_sources=src, w_in=w_in,
                 target_neurons=tn, targets=targets, n_out=[len(t) for t in targets], inputs_hash=h)
 
@@ -276,7 +276,7 @@ def _loss_from_outputs(setup, out):
         cot[..., i, : len(tgt)] = 2 * err / (tgt + 2) / M
     return loss / M, outs, cot
 
-# %% ../nbs/12_tasks.ipynb #9a1f6620
+# %% ../nbs/12_tasks.ipynb #74915a14
 def recurrent_loss(setup, w, x0, grad=True, out=None):
     """Loss of the Fig. 3 task for recurrent weights `w` (N, N) and initial states `x0` (2, N) = [V0; I0].
 
@@ -308,7 +308,7 @@ def recurrent_loss(setup, w, x0, grad=True, out=None):
     np.fill_diagonal(gw, 0.0)
     return loss, outs, gw, gx0
 
-# %% ../nbs/12_tasks.ipynb #e55b7ee9
+# %% ../nbs/12_tasks.ipynb #c5b8939c
 FACTORS = 10.0 ** np.linspace(-5, 2, 50)  # step-size grid of Fig. S7
 
 
@@ -339,7 +339,7 @@ def _candidate_outputs(setup, ws, x0s):
     out[(status != 0) | ~np.isfinite(out).all(axis=(1, 2))] = np.nan
     return out
 
-# %% ../nbs/12_tasks.ipynb #6fe51e13
+# %% ../nbs/12_tasks.ipynb #bd4714d5
 def _search_step(setup, w, x0, dw, dx0, outs, max_shift, factors):
     """The factor of `factors` that minimises the loss at (w + f dw, x0 + f dx0) with all target output times
     within `max_shift` of `outs` (the first factor if none qualifies), and the parameters there."""
@@ -352,16 +352,20 @@ def _search_step(setup, w, x0, dw, dx0, outs, max_shift, factors):
     best = int(np.argmin(np.where(ok, loss, np.inf))) if ok.any() else 0  # first of equal losses, as in a loop
     return factors[best], ws[best], x0s[best]
 
-# %% ../nbs/12_tasks.ipynb #88430873
+# %% ../nbs/12_tasks.ipynb #084856a2
 def _config(setup, n_trials, seed, lr, decay, beta2, step_search, max_shift, factors, belief_error):
-    return dict(task="recurrent", inputs_hash=setup["inputs_hash"], n_trials=int(n_trials), seed=int(seed), lr=lr,
-                decay=decay, beta2=beta2, belief_error=belief_error, step_search=bool(step_search),
-                max_shift=max_shift, factors=hashlib.sha1(np.asarray(factors, float).tobytes()).hexdigest())
+    "Everything that determines the run's state after every trial, as plain JSON (arrays by digest)."
+    return describe(dict(
+        task="recurrent", neuron=setup["neuron"], N=setup["N"], T=setup["T"], input_times=setup["input_times"],
+        input_sources=setup["input_sources"], w_in=setup["w_in"], target_neurons=setup["target_neurons"],
+        targets=setup["targets"], max_events=_MAX_EVENTS, n_trials=int(n_trials), seed=int(seed), lr=lr, decay=decay,
+        beta2=beta2, belief_error=belief_error, step_search=bool(step_search), max_shift=max_shift,
+        factors=np.asarray(factors, float)))
 
 
 def config_key(config):
-    "A 16-hex-digit hash of a configuration dict (JSON with sorted keys): the name of its checkpoint."
-    return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    "The name of a checkpoint: `core.config_key(config)`, 16 hex digits that include the library's code hash."
+    return core.config_key(config)
 
 
 def checkpoint_path(runs_dir, config):
@@ -371,6 +375,7 @@ def checkpoint_path(runs_dir, config):
 
 def _save(path, k, w, x0, opt, H, raster0, config):
     arrays = {"trial": np.array(k, np.int64), "w": w, "x0": x0, "config": np.array(json.dumps(config)),
+              "config_key": np.array(config_key(config)), "code_hash": np.array(core.code_hash()),
               "raster0_times": raster0[0], "raster0_neurons": raster0[1],
               "loss": np.array(H["loss"][:k], float), "factor": np.array(H["factor"][:k], float)}
     arrays.update({f"opt.{key}": np.asarray(v) for key, v in opt.state_dict().items()})
@@ -378,7 +383,7 @@ def _save(path, k, w, x0, opt, H, raster0, config):
         arrays[f"t_out.{i}"] = np.array(t[:k], float).reshape(k, -1)
     atomic_savez(path, **arrays)
 
-# %% ../nbs/12_tasks.ipynb #48079320
+# %% ../nbs/12_tasks.ipynb #c60e08a3
 def _read_npz(path):
     "All arrays of an `.npz` file, or a ValueError naming it (missing members, truncated or corrupt archive)."
     try:
@@ -390,8 +395,14 @@ def _read_npz(path):
 
 def _load(path, config, setup, new_optimizer):
     """Validated state `(k, w, x0, optimizer, H, raster0)` of the checkpoint `path` of run `config`; raises a
-    ValueError naming the file before anything is used if any part is missing, inconsistent or non-finite."""
+    ValueError naming the file before anything is used if any part is missing, inconsistent or non-finite.
+    None (the file set aside) if it was written by other code."""
     d = _read_npz(path)
+    code = str(d["code_hash"]) if "code_hash" in d else None
+    if code != core.code_hash():
+        set_aside(path, str(d["config_key"]) if "config_key" in d else None,
+                  f"was written by other code (code {code or 'unknown'} vs {core.code_hash()})")
+        return None
 
     def bad(why):
         return ValueError(f"{path}: invalid checkpoint ({why})")
@@ -429,7 +440,7 @@ def _load(path, config, setup, new_optimizer):
     H = dict(loss=list(loss), factor=list(factor), t_out=[list(t) for t in t_out])
     return k, w.astype(float), x0.astype(float), opt, H, raster0
 
-# %% ../nbs/12_tasks.ipynb #a5b096e7
+# %% ../nbs/12_tasks.ipynb #f84089a4
 def _check_train_args(n_trials, lr, decay, beta2, max_shift, factors, checkpoint_every):
     n_trials = _check_int("n_trials", n_trials)
     lr = check_positive("lr", lr)
@@ -456,7 +467,7 @@ def _raster(setup, w, x0):
     tr = simulate(setup["neuron"], w, setup["w_in"], setup["input_times"], setup["input_sources"], setup["T"], x0)
     return tr.spike_times.copy(), tr.spike_neurons.copy()
 
-# %% ../nbs/12_tasks.ipynb #67647b78
+# %% ../nbs/12_tasks.ipynb #87c408ce
 def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, beta2=0.999, step_search=False,
                     progress=True, runs_dir=None, checkpoint_every=1000, max_shift=0.5, factors=None,
                     belief_error="previous"):
@@ -466,8 +477,8 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
     `inputs`, `seed`: see `recurrent_setup`. `step_search`: rescale every update by the factor of `factors`
     (default `FACTORS` = 10^linspace(-5, 2, 50)) that minimises the loss while no target neuron's output time moves
     by more than `max_shift` (Fig. S7). `runs_dir`: folder for the run's checkpoint (None: no checkpoint), named by
-    the hash of the full configuration (`checkpoint_path`), written atomically every `checkpoint_every` trials and
-    at the end; an existing checkpoint of the same configuration is validated and resumed (bit-identical).
+    the key of the full configuration and the code (`checkpoint_path`), written atomically every `checkpoint_every`
+    trials and at the end; an existing checkpoint of the same configuration is validated and resumed (bit-identical).
     `belief_error`: the AdaBelief variant (chapter 07); "previous" is the optax <= 0.2.3 recursion the published
     figures were made with.
 
@@ -488,12 +499,14 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
                          belief_error=belief_error)
     path = None if runs_dir is None else checkpoint_path(runs_dir, config)
     w0, x00 = np.zeros((N, N)), np.zeros((2, N))
-    if path is not None and path.exists():
-        k, w, x0, opt, H, raster0 = _load(path, config, setup, new_optimizer)
+    state = _load(path, config, setup, new_optimizer) if path is not None and path.exists() else None
+    if state is not None:
+        k, w, x0, opt, H, raster0 = state
     else:
         k, w, x0, opt = 0, w0.copy(), x00.copy(), new_optimizer()
         H, raster0 = dict(loss=[], factor=[], t_out=[[] for _ in range(nt)]), _raster(setup, w, x0)
     bar = _Bar(n_trials, k, "recurrent network" + (" (step search)" if step_search else ""), progress)
+    stepped = [np.empty_like(w), np.empty_like(x0)]  # the arrays the optimiser steps in the search (always these)
     while True:
         loss, outs, gw, gx0 = recurrent_loss(setup, w, x0)
         H["loss"].append(loss)
@@ -502,9 +515,9 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
         if k == n_trials:
             break
         if step_search:
-            new = [w.copy(), x0.copy()]
-            opt.step(new, [gw, gx0])
-            f, w, x0 = _search_step(setup, w, x0, new[0] - w, new[1] - x0, outs, max_shift, factors)
+            stepped[0][...], stepped[1][...] = w, x0
+            opt.step(stepped, [gw, gx0])
+            f, w, x0 = _search_step(setup, w, x0, stepped[0] - w, stepped[1] - x0, outs, max_shift, factors)
         else:
             f = 1.0
             opt.step([w, x0], [gw, gx0])
@@ -516,7 +529,7 @@ def train_recurrent(n_trials=10_000, inputs=None, seed=0, lr=1e-2, decay=2000, b
     bar.close()
     return _results(setup, H, n_trials, raster0, w0, x00, w, x0, path)
 
-# %% ../nbs/12_tasks.ipynb #58d9f130
+# %% ../nbs/12_tasks.ipynb #433332c8
 def without_nontarget_weights(setup, w, x0):
     """Target neurons' ordinary spikes with and without the weights onto the non-target neurons.
 
@@ -533,7 +546,7 @@ def without_nontarget_weights(setup, w, x0):
         res.append([tr.spikes_of(i) for i in setup["target_neurons"]])
     return res[0], res[1]
 
-# %% ../nbs/12_tasks.ipynb #a8ffe848
+# %% ../nbs/12_tasks.ipynb #846b6bad
 def ensemble_specs(n_runs, n_perturbed=None):
     """The runs of an ensemble: `n_perturbed` (default: half of `n_runs`, rounded up) on the published inputs
     perturbed by 1e-12 (seeds 0, 1, ...), the rest on fresh random tasks (seeds 1000, 1001, ...)."""
@@ -574,7 +587,7 @@ def ensemble_run(spec, settings, runs_dir=None, at_trials=(1, 1000, 10_000, 20_0
     R = train_recurrent(**dict(settings, **spec, progress=False, runs_dir=runs_dir))
     return dict(run_summary(R, at_trials), **spec)
 
-# %% ../nbs/12_tasks.ipynb #6caf29fa
+# %% ../nbs/12_tasks.ipynb #a9610e3a
 def recurrent_ensemble(settings, n_runs=10, runs_dir=None, n_perturbed=None, executor=None,
                        at_trials=(1, 1000, 10_000, 20_000)):
     """Train the ensemble `ensemble_specs(n_runs, n_perturbed)` with the `train_recurrent` keyword arguments
@@ -604,7 +617,7 @@ def ensemble_band(summaries, low=10, high=90):
     q = np.percentile(L, [low, 50, high], axis=0)
     return np.arange(1, L.shape[1] + 1), q[0], q[1], q[2]
 
-# %% ../nbs/12_tasks.ipynb #649f829f
+# %% ../nbs/12_tasks.ipynb #5a8d36f5
 PAPER = {
     "fig2": dict(n_trials=3000, inputs=None, lr=0.1, clip=0.02),
     "fig3": dict(n_trials=10_000, inputs=None, lr=1e-2, decay=2000, beta2=0.999, step_search=False),

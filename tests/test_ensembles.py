@@ -105,10 +105,11 @@ def test_batched_search_picks_the_loop_factor(inputs):
     S = recurrent_setup(inputs, seed=3)
     w, x = np.zeros((10, 10)), np.zeros((2, 10))
     opt = AdaBelief(1e-2, betas=(0.9, 0.99), belief_error="previous")
+    new = [np.empty_like(w), np.empty_like(x)]  # the optimiser steps the same arrays every trial
     for k in range(n):
         loss, o, gw, gx = recurrent_loss(S, w, x)
         assert loss == R["loss"][k]
-        new = [w.copy(), x.copy()]
+        new[0][...], new[1][...] = w, x
         opt.step(new, [gw, gx])
         f = _search_by_loop(S, w, x, new[0] - w, new[1] - x, o, 0.5, FACTORS)
         assert f == R["factor"][k]

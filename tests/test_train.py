@@ -6,7 +6,7 @@ import pytest
 
 from smoothgrad.data import yin_yang, yin_yang_times
 from smoothgrad.optim import SGD, AdaBelief, Adam, exponential_decay
-from smoothgrad.train import atomic_savez, config_hash, run_config, train
+from smoothgrad.train import atomic_savez, config_hash, named, run_config, train
 from smoothgrad.ttfs import TTFSNetwork
 
 
@@ -73,6 +73,9 @@ def jitter(xb, rng):
     return xb + 0.1 * rng.normal(size=xb.shape)
 
 
+JITTER = named(jitter, "jitter", scale=0.1)  # a checkpointed run needs a function with a declared identity
+
+
 def fresh(opt="adabelief"):
     model = SoftmaxRegression(5, 3)
     o = {"adabelief": lambda: AdaBelief(exponential_decay(0.05, 50)), "adam": lambda: Adam(0.05),
@@ -83,7 +86,7 @@ def fresh(opt="adabelief"):
 def run(epochs, ckpt=None, seed=3, opt="adabelief", **kw):
     model, o = fresh(opt)
     kw.setdefault("inputs", "features")
-    hist = train(model, o, XTR, YTR, XTE, YTE, epochs=epochs, batch_size=50, seed=seed, augment=jitter,
+    hist = train(model, o, XTR, YTR, XTE, YTE, epochs=epochs, batch_size=50, seed=seed, augment=JITTER,
                  checkpoint=ckpt, progress=False, **kw)
     return model, o, hist
 
@@ -152,6 +155,7 @@ def test_resume_false_restarts_and_finished_run_returns(tmp_path):
     assert np.array_equal(m1.W, m2.W) and m2.batches == []
     m3, _, h3 = run(2, ckpt, resume=False)
     assert_same_history(h1, h3) and len(m3.batches) == 10
+    assert len(list(tmp_path.glob("c.*.bak.npz"))) == 1  # the old checkpoint was set aside, not overwritten
 
 
 def test_checkpoint_from_other_run_is_rejected(tmp_path):
@@ -281,14 +285,14 @@ def test_augment_output_is_checked():
     (dict(seed=4), "seed"),
     (dict(evaluate_initial=False), "evaluate_initial"),
     (dict(data=(XTR, (YTR + 1) % 3)), "data.y_train"),
-    (dict(lr=0.02), "optimizer.lr.attrs.lr0"),
+    (dict(lr=0.02), "optimizer.lr.closure.lr0"),
     (dict(model_seed=1), "params[0].sha256"),
 ])
 def test_other_configuration_never_resumes(tmp_path, change, where):
     def go(ckpt, opt="adabelief", seed=3, lr=0.05, data=(XTR, YTR), model_seed=0, evaluate_initial=True):
         model = SoftmaxRegression(5, 3, seed=model_seed)
         o = Adam(0.05) if opt == "adam" else AdaBelief(exponential_decay(lr, 50))
-        return model, train(model, o, *data, XTE, YTE, epochs=2, batch_size=50, seed=seed, augment=jitter,
+        return model, train(model, o, *data, XTE, YTE, epochs=2, batch_size=50, seed=seed, augment=JITTER,
                             checkpoint=ckpt, progress=False, inputs="features", evaluate_initial=evaluate_initial)
 
     ckpt = tmp_path / "c.npz"
@@ -305,13 +309,16 @@ def test_other_configuration_never_resumes(tmp_path, change, where):
 
 def test_config_hash_is_stable_and_sensitive():
     model, o = fresh()
-    c1 = run_config(model, o, XTR, YTR, batch_size=50, seed=3, augment=jitter, inputs="features")
-    c2 = run_config(*fresh(), XTR, YTR, batch_size=50, seed=3, augment=jitter, inputs="features")
+    c1 = run_config(model, o, XTR, YTR, batch_size=50, seed=3, augment=JITTER, inputs="features")
+    c2 = run_config(*fresh(), XTR, YTR, batch_size=50, seed=3, augment=JITTER, inputs="features")
     assert config_hash(c1) == config_hash(c2) and len(config_hash(c1)) == 16
-    c3 = run_config(*fresh(), XTR, YTR, batch_size=51, seed=3, augment=jitter, inputs="features")
+    c3 = run_config(*fresh(), XTR, YTR, batch_size=51, seed=3, augment=JITTER, inputs="features")
     assert config_hash(c3) != config_hash(c1)
-    c4 = run_config(*fresh(), XTR, YTR, batch_size=50, seed=3, augment=lambda x, r: x, inputs="features")
+    c4 = run_config(*fresh(), XTR, YTR, batch_size=50, seed=3, augment=named(lambda x, r: x, "identity"),
+                    inputs="features")
     assert config_hash(c4) != config_hash(c1)
+    with pytest.raises(TypeError, match="augment is a function"):  # no identity: refused, not guessed
+        run_config(*fresh(), XTR, YTR, batch_size=50, seed=3, augment=lambda x, r: x, inputs="features")
 
 
 def _rewrite(path, **changes):
@@ -342,7 +349,7 @@ def test_invalid_checkpoint_touches_nothing(tmp_path, changes, match):
     model, o = fresh()
     w0, b0 = model.W.copy(), model.b.copy()
     with pytest.raises(ValueError, match=match):
-        train(model, o, XTR, YTR, XTE, YTE, epochs=3, batch_size=50, seed=3, augment=jitter, checkpoint=ckpt,
+        train(model, o, XTR, YTR, XTE, YTE, epochs=3, batch_size=50, seed=3, augment=JITTER, checkpoint=ckpt,
               progress=False, inputs="features")
     assert np.array_equal(model.W, w0) and np.array_equal(model.b, b0)
     assert o.step_count == 0 and o.state is None and model.batches == []
@@ -354,7 +361,7 @@ def test_checkpoint_with_more_epochs_is_refused_untouched(tmp_path):
     model, o = fresh()
     w0 = model.W.copy()
     with pytest.raises(ValueError, match="holds 3 epochs, more than epochs=2"):
-        train(model, o, XTR, YTR, XTE, YTE, epochs=2, batch_size=50, seed=3, augment=jitter, checkpoint=ckpt,
+        train(model, o, XTR, YTR, XTE, YTE, epochs=2, batch_size=50, seed=3, augment=JITTER, checkpoint=ckpt,
               progress=False, inputs="features")
     assert np.array_equal(model.W, w0) and o.step_count == 0
 
@@ -372,12 +379,13 @@ def test_truncated_checkpoint_is_a_value_error_naming_the_file(tmp_path, cut):
         run(2, ckpt)
 
 
-def test_stale_temporary_files_are_removed(tmp_path, monkeypatch):
+def test_other_writers_temporary_files_are_left_alone(tmp_path, monkeypatch):
     ckpt = tmp_path / "c.npz"
-    (tmp_path / "c.npz.abc123.tmp").write_bytes(b"left by a killed write")
-    (tmp_path / "other.npz.x.tmp").write_bytes(b"not ours")
+    theirs = [tmp_path / ".c.npz.abc123.tmp", tmp_path / "c.npz.abc123.tmp", tmp_path / "other.npz.x.tmp"]
+    for p in theirs:  # another process's write in flight (or a killed one's leftover: they look the same)
+        p.write_bytes(b"someone else's temporary file")
     run(1, ckpt)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz", "other.npz.x.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.npz"] + [p.name for p in theirs])
 
     def failing_savez(f, **arrays):
         f.write(b"half")
@@ -386,7 +394,9 @@ def test_stale_temporary_files_are_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "savez", failing_savez)
     with pytest.raises(OSError, match="disk full"):
         run(2, ckpt)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz", "other.npz.x.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.npz"] + [p.name for p in theirs])
+    with np.load(ckpt) as d:
+        assert int(d["epoch"]) == 1  # the last complete checkpoint is intact
 
 
 class Exploding(SoftmaxRegression):
