@@ -218,12 +218,10 @@ def user_cache_dir() -> Path:
 
 
 def kernel_cache_dir() -> Path:
-    "Point numba's on-disk kernel cache at `NUMBA_CACHE_DIR` if set, else `<user cache>/numba-<code_hash>`."
+    "Point numba's kernel cache at `<NUMBA_CACHE_DIR or user cache>/numba-<code_hash>`; returns that folder."
     import numba.core.config as numba_config
 
-    chosen = os.environ.get("NUMBA_CACHE_DIR")
-    path = Path(chosen) if chosen else user_cache_dir() / f"numba-{code_hash()}"
-    if not chosen:
-        os.environ["NUMBA_CACHE_DIR"] = str(path)  # kernels started from here (papermill, Dask) use it too
+    base = os.environ.setdefault("NUMBA_CACHE_DIR", str(user_cache_dir()))  # inherited by child processes
+    path = Path(base) / f"numba-{code_hash()}"
     numba_config.CACHE_DIR = str(path)
     return path

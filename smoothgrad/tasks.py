@@ -312,9 +312,9 @@ def recurrent_loss(setup, w, x0, grad=True, out=None):
 FACTORS = 10.0 ** np.linspace(-5, 2, 50)  # step-size grid of Fig. S7
 
 
-# Not cached: numba's on-disk cache of this kernel would keep stale copies of the simulator's and the pseudo
-# chapter's kernels that it calls after those change (the cache only checks this file).
-@njit(cache=False, parallel=True, error_model="numpy")
+# Cached safely: the kernel cache folder is named by the library's code hash (`core.kernel_cache_dir`), so a change
+# of the simulator's or the pseudo chapter's kernels that this one calls gives a fresh folder, never a stale copy.
+@njit(cache=True, parallel=True, error_model="numpy")
 def _candidate_kernel(p, ws, w_in, tin, src, T, x0s, max_events, n, out, status):
     "Output times `out[c]` (N, n) of the networks `ws[c]`, `x0s[c]`; `status[c]` 1 if too many events."
     for c in prange(ws.shape[0]):

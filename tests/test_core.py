@@ -135,16 +135,16 @@ def test_provenance_names_the_code_and_the_machine():
     json.dumps(p)
 
 
-def test_kernel_cache_goes_to_the_user_cache_keyed_by_code_unless_chosen(tmp_path):
+def test_kernel_cache_goes_to_a_folder_keyed_by_code_in_the_user_cache_or_the_chosen_one(tmp_path):
     code = "import os, smoothgrad, numba.core.config as c; print(os.environ['NUMBA_CACHE_DIR']); print(c.CACHE_DIR)"
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "SMOOTHGRAD_CACHE")}
+    keyed = f"numba-{core.code_hash()}"
     r = subprocess.run([sys.executable, "-c", code], env=dict(env, XDG_CACHE_HOME=str(tmp_path)),
                        capture_output=True, text=True, timeout=120)
-    expected = str(tmp_path / "smoothgrad" / f"numba-{core.code_hash()}")
-    assert r.stdout.split() == [expected, expected], r.stderr
+    assert r.stdout.split() == [str(tmp_path / "smoothgrad"), str(tmp_path / "smoothgrad" / keyed)], r.stderr
     r = subprocess.run([sys.executable, "-c", code], env=dict(env, NUMBA_CACHE_DIR=str(tmp_path / "mine")),
                        capture_output=True, text=True, timeout=120)
-    assert r.stdout.split() == [str(tmp_path / "mine")] * 2, r.stderr
+    assert r.stdout.split() == [str(tmp_path / "mine"), str(tmp_path / "mine" / keyed)], r.stderr
 
 
 def test_written_files_keep_or_get_ordinary_permissions(tmp_path):
