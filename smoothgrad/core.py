@@ -163,7 +163,7 @@ def config_key(config:dict, # the complete configuration: plain JSON values and 
 # %% ../nbs/00b_core.ipynb #c84d1e46
 def git_state(path=None, # a folder inside the checkout (default: the library's folder)
              ) -> dict: # {"commit": str | None, "dirty": bool | None}
-    "The commit of the git checkout that holds `path`, and whether its tracked files have uncommitted changes."
+    "The commit of the checkout that holds `path`, and whether its code (library, notebooks, metadata) has changes."
     path = Path(path or LIB_DIR)
     try:
         run = lambda *a: subprocess.run(["git", *a], cwd=path, capture_output=True, text=True, timeout=20)
@@ -171,7 +171,9 @@ def git_state(path=None, # a folder inside the checkout (default: the library's 
         if top.returncode or not (Path(top.stdout.strip()) / "settings.ini").exists():
             return {"commit": None, "dirty": None}
         commit = run("rev-parse", "HEAD").stdout.strip() or None
-        dirty = bool(run("status", "--porcelain", "--untracked-files=no").stdout.strip())
+        code = ("smoothgrad", "nbs", "settings.ini", "setup.py", "pyproject.toml")  # not figures/, which runs write
+        dirty = bool(run("-C", top.stdout.strip(), "status", "--porcelain", "--untracked-files=no", "--", *code
+                         ).stdout.strip())
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}

@@ -158,3 +158,21 @@ def test_written_files_keep_or_get_ordinary_permissions(tmp_path):
 def test_digest_of_a_scalar_array_keeps_its_shape():
     assert core.array_digest(np.float64(1.5))["shape"] == []
     assert core.array_digest(np.zeros((2, 0)))["shape"] == [2, 0]
+
+
+def test_git_state_is_dirty_only_for_changes_of_the_code(tmp_path):
+    def git(*a):
+        subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)
+
+    for name in ("settings.ini", "smoothgrad/a.py", "figures/fig1.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    assert core.git_state(tmp_path / "smoothgrad") == {"commit": core.git_state(tmp_path)["commit"], "dirty": False}
+    (tmp_path / "figures" / "fig1.json").write_text("y\n")  # a run writing its results
+    assert core.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "smoothgrad" / "a.py").write_text("y\n")
+    assert core.git_state(tmp_path)["dirty"] is True
+    assert core.git_state(tmp_path.parent)["commit"] is None  # not a checkout of this project
