@@ -6,12 +6,14 @@
 __all__ = ['check_real', 'exponential_decay', 'clip_by_value', 'global_norm', 'clip_by_global_norm', 'Optimizer', 'SGD', 'Adam',
            'AdaBelief']
 
-# %% ../nbs/07_optim.ipynb #70cdf8ff
+# %% ../nbs/07_optim.ipynb #54c5032c
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from fastcore.basics import patch
 
-# %% ../nbs/07_optim.ipynb #5c1d659c
+# %% ../nbs/07_optim.ipynb #972d8fbf
 def check_real(name: str,  # the argument's name, used in the error message
                x,  # the value: a real number (Python or NumPy scalar, or a 0-d array), not a bool
                lo: float = -np.inf,  # lower bound
@@ -30,7 +32,7 @@ def check_real(name: str,  # the argument's name, used in the error message
         raise ValueError(f"{name} must be a finite number in {interval}, got {x}")
     return x
 
-# %% ../nbs/07_optim.ipynb #7696914b
+# %% ../nbs/07_optim.ipynb #1c9f70cc
 def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter units per gradient unit)
                       decay_steps: float,  # e-folding time in optimiser steps (> 0)
                       ) -> Callable[[int], float]:
@@ -45,7 +47,7 @@ def exponential_decay(lr0: float,  # learning rate at step 0 (> 0, parameter uni
     schedule.lr0, schedule.decay_steps = lr0, decay_steps
     return schedule
 
-# %% ../nbs/07_optim.ipynb #ee1010b9
+# %% ../nbs/07_optim.ipynb #a7b777fe
 def _check_arrays(xs, name: str, finite: bool = True) -> list:
     "`xs` as a list of real NumPy arrays (finite if `finite`); errors name `name[i]`."
     if isinstance(xs, (np.ndarray, str, bytes)) or not isinstance(xs, Sequence):
@@ -68,8 +70,9 @@ def clip_by_value(grads: Sequence[np.ndarray],  # list of real arrays (any shape
     c = check_real("c", c, 0, lo_open=True)
     return [np.clip(g, -c, c).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #0a5e9079
-def global_norm(grads: Sequence[np.ndarray]) -> float:
+# %% ../nbs/07_optim.ipynb #df93bf24
+def global_norm(grads: Sequence[np.ndarray],  # list of real arrays (any shapes), finite
+                ) -> float:
     "Euclidean norm of all gradient elements taken together (float, computed in float64 without overflow)."
     grads = _check_arrays(grads, "grads")
     scale = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
@@ -91,18 +94,20 @@ def clip_by_global_norm(grads: Sequence[np.ndarray],  # list of real arrays
     scale = max_norm / norm if norm > max_norm else 1.0
     return [(g * scale).astype(g.dtype, copy=False) for g in grads]
 
-# %% ../nbs/07_optim.ipynb #0ba28c80
+# %% ../nbs/07_optim.ipynb #ada40212
 class Optimizer:
     """Base class: in-place first-order optimiser on a list of NumPy arrays.
 
-    `lr`: learning rate, a float > 0 or a callable `step -> lr` (step = number of updates done
-    before this one, int >= 0; it must return a finite rate >= 0). Subclasses implement
-    `_update(i, p, g, lr) -> (new buffers by slot, update)` and list their buffers in `_slots`.
-    """
+    `lr`: learning rate, a float > 0 or a callable `step -> lr` (step = number of updates done before this one,
+    int >= 0; it must return a finite rate >= 0). Subclasses implement `_update(i, p, g, lr, t) -> (new buffers by
+    slot, update)` and list their buffers in `_slots`. An optimiser belongs to the parameter arrays of its first
+    `step`: its moments and step count describe them, so a `step` on other arrays raises (call `reset()` first)."""
 
     _slots: tuple = ()
 
-    def __init__(self, lr: float | Callable[[int], float]):
+    def __init__(self,
+                 lr:float|Callable[[int], float], # learning rate > 0, or a schedule `step -> lr` (e.g. `exponential_decay`)
+                ):
         if isinstance(lr, type):
             raise TypeError(f"lr must be a number or a schedule function step -> lr, got the class {lr.__name__}")
         if not callable(lr):
@@ -110,28 +115,39 @@ class Optimizer:
         self.lr = lr
         self.step_count = 0
         self.state: dict[str, list[np.ndarray]] | None = None
+        self._params = None  # weak references to the arrays of the first step (None: not bound yet)
 
-    def current_lr(self) -> float:
-        "Learning rate that the next `step` will use (float); a schedule's value is checked here."
-        if not callable(self.lr):
-            return self.lr
-        v = self.lr(self.step_count)
-        try:
-            return check_real("lr", v, 0)
-        except (TypeError, ValueError):
-            raise ValueError(f"the lr schedule returned {v!r} at step {self.step_count}; "
-                             "a learning rate must be a finite number >= 0") from None
+    def __getstate__(self):
+        return {**self.__dict__, "_params": None}  # weak references do not pickle; a copy binds at its next step
 
-    def _init_state(self, params):
-        self.state = {s: [np.zeros_like(p) for p in params] for s in self._slots}
+# %% ../nbs/07_optim.ipynb #67b4619e
+@patch
+def current_lr(self:Optimizer) -> float:
+    "Learning rate that the next `step` will use (float); a schedule's value is checked here."
+    if not callable(self.lr):
+        return self.lr
+    v = self.lr(self.step_count)
+    try:
+        return check_real("lr", v, 0)
+    except (TypeError, ValueError):
+        raise ValueError(f"the lr schedule returned {v!r} at step {self.step_count}; "
+                         "a learning rate must be a finite number >= 0") from None
 
-# %% ../nbs/07_optim.ipynb #e299cd91
-def _check_step_args(opt, params, grads):
-    "Validate the arguments of `Optimizer.step` (and the state against them)."
+# %% ../nbs/07_optim.ipynb #aa12205b
+@patch
+def step(self:Optimizer,
+         params:Sequence[np.ndarray], # the parameters (writable float arrays, each once), updated in place
+         grads:Sequence[np.ndarray], # their finite gradients, same length and shapes
+        ) -> None:
+    """Update `params` in place from `grads`.
+
+    Raises ValueError on a mismatch, a non-finite gradient, a schedule value that is not a finite rate >= 0, an
+    update that overflows (then nothing is changed), or parameter arrays other than those of the first step."""
     params = _check_arrays(params, "params")
     grads = _check_arrays(grads, "grads")
     if len(params) != len(grads):
         raise ValueError(f"grads has {len(grads)} arrays but params has {len(params)}")
+    seen = {}
     for i, (p, g) in enumerate(zip(params, grads)):
         if p.shape != g.shape:
             raise ValueError(f"grads[{i}] has shape {g.shape}, params[{i}] has shape {p.shape}")
@@ -139,27 +155,21 @@ def _check_step_args(opt, params, grads):
             raise TypeError(f"params[{i}] must be a floating-point array, got dtype {p.dtype}")
         if not p.flags.writeable:
             raise ValueError(f"params[{i}] is read-only; the optimiser updates parameters in place")
-    seen = {}
-    for i, p in enumerate(params):
         if id(p) in seen:
             raise ValueError(f"params[{i}] is the same array as params[{seen[id(p)]}]; it would be updated twice")
         seen[id(p)] = i
-    for slot, bufs in (opt.state or {}).items():
+    for slot, bufs in (self.state or {}).items():
         if len(bufs) != len(params) or any(b.shape != p.shape for b, p in zip(bufs, params)):
             raise ValueError(f"optimiser state '{slot}' does not match the shapes of params")
-    return params, grads
-
-
-def _step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
-    """Update `params` (list of float arrays) in place from `grads` (same length and shapes, finite).
-
-    Raises ValueError on a mismatch, a non-finite gradient, a schedule value that is not a finite rate
-    >= 0, or an update that overflows (then nothing is changed)."""
-    params, grads = _check_step_args(self, params, grads)
+    if self._params is not None and (len(self._params) != len(params)
+                                     or any(r() is not p for r, p in zip(self._params, params))):
+        raise ValueError(f"this {type(self).__name__} has taken {self.step_count} steps on other parameter arrays; its "
+                         "moments and step count belong to them. Call reset() to start afresh on these parameters "
+                         "(or use a new optimiser)")
     lr = self.current_lr()
-    if self.state is None:
-        self._init_state(params)
     t = self.step_count + 1
+    state = self.state or {s: [np.zeros_like(p) for p in params] for s in self._slots}
+    self.state = state  # _update reads the current buffers from here
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, with nothing changed
         new = [self._update(i, p, np.asarray(g, dtype=p.dtype), lr, t) for i, (p, g) in enumerate(zip(params, grads))]
     for i, (bufs, delta) in enumerate(new):
@@ -168,15 +178,20 @@ def _step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> No
                              f"{float(np.max(np.abs(grads[i]), initial=0)):.3g}); nothing was changed")
     for i, (p, (bufs, delta)) in enumerate(zip(params, new)):
         for slot, b in bufs.items():
-            self.state[slot][i][...] = b
+            state[slot][i][...] = b
         p -= delta
     self.step_count = t
+    self._params = [weakref.ref(p) for p in params]
 
+# %% ../nbs/07_optim.ipynb #43a74679
+@patch
+def reset(self:Optimizer) -> None:
+    "Start afresh: step count 0, no moment buffers, not bound to any parameter arrays."
+    self.step_count, self.state, self._params = 0, None, None
 
-Optimizer.step = _step
-
-# %% ../nbs/07_optim.ipynb #2d403ea0
-def _state_dict(self) -> dict[str, np.ndarray]:
+# %% ../nbs/07_optim.ipynb #3f589041
+@patch
+def state_dict(self:Optimizer) -> dict[str, np.ndarray]:
     """Optimiser state as a flat dict of arrays (copies), suitable for `np.savez`.
 
     Keys: `"kind"` (0-d str array, the class name), `"step"` (0-d int64, updates done) and
@@ -187,23 +202,29 @@ def _state_dict(self) -> dict[str, np.ndarray]:
             d[f"{slot}.{i}"] = b.copy()
     return d
 
-# %% ../nbs/07_optim.ipynb #73d5bb7c
-def _read_state(opt, d):
-    "(step, state) from a state dict `d`, fully validated; nothing of `opt` is changed."
+# %% ../nbs/07_optim.ipynb #f32b4a73
+@patch
+def load_state_dict(self:Optimizer,
+                    d:dict, # a dict written by `state_dict`, or an `NpzFile`-like mapping of arrays
+                   ) -> None:
+    """Restore the state written by `state_dict`; the optimiser then binds to the parameters of its next `step`.
+
+    Raises TypeError/ValueError, and changes nothing, if `d` belongs to another optimiser class, is
+    incomplete or holds non-finite buffers."""
     if isinstance(d, type) or not (hasattr(d, "keys") and hasattr(d, "__getitem__")):
         raise TypeError(f"d must be a mapping of arrays (a dict or an NpzFile), got {type(d).__name__}")
     keys = set(d.keys())
     if "kind" not in keys or "step" not in keys:
         raise ValueError("d is not an optimiser state dict: missing 'kind' or 'step'")
     kind = str(np.asarray(d["kind"]))
-    if kind != type(opt).__name__:
-        raise ValueError(f"d holds the state of a {kind}, not of a {type(opt).__name__}")
+    if kind != type(self).__name__:
+        raise ValueError(f"d holds the state of a {kind}, not of a {type(self).__name__}")
     step = np.asarray(d["step"])
     if step.ndim != 0 or not np.issubdtype(step.dtype, np.integer) or int(step) < 0:
         raise ValueError(f"d['step'] must be a non-negative integer, got {step!r}")
-    n = len([k for k in keys if k.startswith(f"{opt._slots[0]}.")]) if opt._slots else 0
+    n = len([k for k in keys if k.startswith(f"{self._slots[0]}.")]) if self._slots else 0
     state = {}
-    for slot in opt._slots if n else ():
+    for slot in self._slots if n else ():
         try:
             state[slot] = [np.array(d[f"{slot}.{i}"]) for i in range(n)]
         except KeyError as e:
@@ -211,30 +232,22 @@ def _read_state(opt, d):
         for i, b in enumerate(state[slot]):
             if not np.issubdtype(b.dtype, np.floating) or not np.isfinite(b).all():
                 raise ValueError(f"d['{slot}.{i}'] must be a finite floating-point array")
-            if b.shape != state[opt._slots[0]][i].shape:
-                first = state[opt._slots[0]][i]
-                raise ValueError(f"d['{slot}.{i}'] has shape {b.shape}, d['{opt._slots[0]}.{i}'] {first.shape}")
-    return int(step), (state or None)
+            if b.shape != state[self._slots[0]][i].shape:
+                first = state[self._slots[0]][i]
+                raise ValueError(f"d['{slot}.{i}'] has shape {b.shape}, d['{self._slots[0]}.{i}'] {first.shape}")
+    self.step_count, self.state, self._params = int(step), (state or None), None
 
-
-def _load_state_dict(self, d: dict) -> None:
-    """Restore the state written by `state_dict` (a dict or an `NpzFile`-like mapping).
-
-    Raises TypeError/ValueError, and changes nothing, if `d` belongs to another optimiser class, is
-    incomplete or holds non-finite buffers."""
-    self.step_count, self.state = _read_state(self, d)
-
-
-Optimizer.state_dict, Optimizer.load_state_dict = _state_dict, _load_state_dict
-
-# %% ../nbs/07_optim.ipynb #e444958d
+# %% ../nbs/07_optim.ipynb #7a031663
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with heavy-ball momentum.
 
     `lr`: float > 0 or callable `step -> lr`. `momentum`: float in [0, 1).
     """
 
-    def __init__(self, lr, momentum: float = 0.0):
+    def __init__(self,
+                 lr: float | Callable[[int], float],  # learning rate > 0, or a schedule `step -> lr`
+                 momentum: float = 0.0,  # heavy-ball momentum in [0, 1) (0: plain gradient descent)
+                 ):
         super().__init__(lr)
         self.momentum = check_real("momentum", momentum, 0, 1, hi_open=True)
         self._slots = ("velocity",) if self.momentum > 0 else ()
@@ -245,7 +258,7 @@ class SGD(Optimizer):
             return {"velocity": v}, p.dtype.type(lr) * v
         return {}, p.dtype.type(lr) * g
 
-# %% ../nbs/07_optim.ipynb #b83a7a2e
+# %% ../nbs/07_optim.ipynb #9fe444bb
 def _check_betas(betas):
     if isinstance(betas, (str, bytes, type)) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise TypeError(f"betas must be a pair of floats, got {betas!r}")
@@ -261,7 +274,11 @@ class Adam(Optimizer):
 
     _slots = ("m", "v")
 
-    def __init__(self, lr, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(self,
+                 lr: float | Callable[[int], float],  # learning rate > 0, or a schedule `step -> lr`
+                 betas=(0.9, 0.999),  # (beta1, beta2) in [0, 1): decay rates of the first and second moments
+                 eps: float = 1e-8,  # > 0, added to the square root of the corrected second moment
+                 ):
         super().__init__(lr)
         self.betas = _check_betas(betas)
         self.eps = check_real("eps", eps, 0, lo_open=True)
@@ -274,7 +291,7 @@ class Adam(Optimizer):
         vhat = v / (1 - b2**t)
         return {"m": m, "v": v}, (lr * mhat / (np.sqrt(vhat) + self.eps)).astype(p.dtype, copy=False)
 
-# %% ../nbs/07_optim.ipynb #fac866ee
+# %% ../nbs/07_optim.ipynb #4856d45b
 class AdaBelief(Optimizer):
     """AdaBelief (Zhuang et al. 2020) with bias correction, as in optax.
 
@@ -288,8 +305,13 @@ class AdaBelief(Optimizer):
 
     _slots = ("m", "s")
 
-    def __init__(self, lr, betas=(0.9, 0.999), eps: float = 1e-16, eps_root: float | None = None,
-                 belief_error: str = "current"):
+    def __init__(self,
+                 lr: float | Callable[[int], float],  # learning rate > 0, or a schedule `step -> lr`
+                 betas=(0.9, 0.999),  # (beta1, beta2) in [0, 1): decay rates of the first moment and the belief term
+                 eps: float = 1e-16,  # > 0, added to the square root of the corrected belief term
+                 eps_root: float | None = None,  # >= 0, added to s_t at every step (default: equal to `eps`)
+                 belief_error: str = "current",  # "current": (g_t - m_t)^2, as published; "previous": (g_t - m_{t-1})^2
+                 ):
         super().__init__(lr)
         if not isinstance(belief_error, str) or belief_error not in ("current", "previous"):
             raise ValueError(f"belief_error must be 'current' or 'previous', got {belief_error!r}")

@@ -6,7 +6,7 @@
 __all__ = ['MAX_TRIAL_PERIODS', 'MAX_ABS_WEIGHT', 'MAX_WORKSPACE_BYTES', 'MAX_PARAM_BYTES', 'SCALE_MARGIN', 'TTFSNetwork',
            'reference_forward', 'reference_loss']
 
-# %% ../nbs/06a_ttfs_network.ipynb #a73ad9d6
+# %% ../nbs/06a_ttfs_network.ipynb #27a24c38
 import io
 import math
 import numbers
@@ -15,6 +15,7 @@ import warnings
 import zipfile
 
 import numpy as np
+from fastcore.basics import patch
 
 from .core import atomic_write
 from .neurons import Theta, theta_H
@@ -31,7 +32,7 @@ from smoothgrad.ttfs_kernels import (
     workspace_layout,
 )
 
-# %% ../nbs/06a_ttfs_network.ipynb #7dab2615
+# %% ../nbs/06a_ttfs_network.ipynb #562de3bc
 MAX_TRIAL_PERIODS = 1000  # T / period at most
 MAX_ABS_WEIGHT = 1e6  # |w| / c at most
 MAX_WORKSPACE_BYTES = 2**31  # kernel workspaces of one call at most
@@ -93,7 +94,7 @@ def _time_range(dtype) -> tuple:
     e = min(-f.minexp, f.maxexp) - SCALE_MARGIN
     return 2.0**-e, 2.0**e
 
-# %% ../nbs/06a_ttfs_network.ipynb #923876c4
+# %% ../nbs/06a_ttfs_network.ipynb #28ebcb8f
 def _host_array(name, a):
     "A NumPy array from `a` (NumPy, CuPy or a nested sequence), or a TypeError naming `name`."
     if hasattr(a, "get") and not isinstance(a, np.ndarray):  # CuPy array
@@ -140,7 +141,7 @@ def _check_labels(labels, B, n_out):
         raise ValueError(f"labels must lie in [0, {n_out}), got values in [{labels.min()}, {labels.max()}]")
     return labels.astype(np.int64)
 
-# %% ../nbs/06a_ttfs_network.ipynb #3faeac54
+# %% ../nbs/06a_ttfs_network.ipynb #901e0848
 def _check_config(neuron, T, t_in, reg, dtype) -> tuple:
     "Validated `(T, t_in, reg)` of a network of `neuron`s computing in `dtype`; else an error naming the culprit."
     if isinstance(neuron, type) or not isinstance(neuron, Theta):
@@ -194,9 +195,53 @@ def _check_phi0(phi0, sizes, dtype, neuron) -> list:
     top = neuron.period * (1 + np.finfo(dtype).eps)
     return _param_arrays("phi0", phi0, [(n,) for n in sizes[1:]], dtype, (0.0, top), "[0, period]; see clip_params()")
 
-# %% ../nbs/06a_ttfs_network.ipynb #0ca8faf8
-class _Parameters:
-    "Validated attributes, parameters and backend of a `TTFSNetwork`."
+# %% ../nbs/06a_ttfs_network.ipynb #b4adbb47
+class TTFSNetwork:
+    """Layered theta-neuron network with time-to-first-spike outputs (Fig. 4).
+
+    Parameters of the constructor:
+      sizes: layer widths (n_in, n_1, ..., n_out), positive ints
+      neuron: a `Theta` instance (default: tau = 6/pi, I0 = 5/4, period 6)
+      T: trial length, in (0, MAX_TRIAL_PERIODS * period]
+      seed: seed of the weight initialisation
+      w_scale: weights uniform in +-w_scale / sqrt(fan_in), w_scale <= MAX_ABS_WEIGHT * c
+      dtype: float32 or float64: parameters and kernel arithmetic
+      backend: "cpu", "cupy" (CUDA kernels) or "auto" (GPU if usable, else CPU with a warning)
+      t_in: input spike time of binarised inputs, in [0, T) (default T ln(1/0.99))
+      reg: weight (>= 0) of the loss term exp(t_label / T) - 1
+      phi0: initial phase of every neuron, in [0, period] (default period / 2)
+
+    Attributes `weights` (list of `(n_out, n_in)` arrays) and `phi0` (list of `(n,)` arrays) are the parameters;
+    `params()` returns them as one list (weights first), the order of the gradients of `loss_and_grad`. Assigning
+    `weights`, `phi0`, `T`, `t_in`, `reg` or `neuron` checks the new value (a ValueError/TypeError leaves the network
+    unchanged); `sizes` and `dtype` are fixed. Every hidden neuron may spike several times per trial; all ordinary
+    spikes are propagated.
+
+    Inputs `x` of every method are binarised values `(B, n_in)` (nonzero = one input spike at `t_in`), or, with
+    `as_times=True`, input spike times (`inf` = no spike; times >= T lie outside the trial and are ignored)."""
+
+    def __init__(self,
+                 sizes=(784, 100, 100, 10), # layer widths (n_in, n_1, ..., n_out), positive ints
+                 neuron:Theta|None=None, # a `Theta` instance (default: tau = 6/pi, I0 = 5/4, period 6)
+                 T:float=2.0, # trial length, in (0, MAX_TRIAL_PERIODS * period]
+                 seed:int|None=0, # seed of the weight initialisation
+                 w_scale:float=0.5, # weights uniform in +-w_scale / sqrt(fan_in), w_scale <= MAX_ABS_WEIGHT * c
+                 dtype=np.float32, # float32 or float64: parameters and kernel arithmetic
+                 backend:str="cpu", # "cpu", "cupy" (CUDA kernels) or "auto" (GPU if usable, else CPU with a warning)
+                 t_in:float|None=None, # input spike time of binarised inputs, in [0, T) (default T ln(1/0.99))
+                 reg:float=1e-2, # weight (>= 0) of the loss term exp(t_label / T) - 1
+                 phi0:float|None=None, # initial phase of every neuron, in [0, period] (default period / 2)
+                ):
+        self._configure(sizes, Theta(6 / math.pi, 1.25) if neuron is None else neuron, T, t_in, reg, dtype)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+            raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+        w_scale = _real("w_scale", w_scale, 0.0, MAX_ABS_WEIGHT * self.neuron.c)
+        rng = np.random.default_rng(seed)
+        self.weights = [rng.uniform(-w_scale / math.sqrt(n_in), w_scale / math.sqrt(n_in), (n_out, n_in))
+                        .astype(self.dtype) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        p0 = self.period / 2 if phi0 is None else _real("phi0", phi0, 0.0, self.period)
+        self.phi0 = [np.full(n, p0, self.dtype) for n in self.sizes[1:]]
+        self.set_backend(backend)
 
     @property
     def sizes(self) -> tuple:
@@ -273,251 +318,305 @@ class _Parameters:
         "Free period `Theta` of the neurons."
         return self.neuron.period
 
-    def params(self) -> list:
-        "Parameters as one list: weights `(n_out, n_in)` per layer, then initial phases `(n,)` per layer."
-        return list(self.weights) + list(self.phi0)
-
-    def clip_params(self):
-        "Clip the initial phases to `[0, period]` in place."
-        for p in self.phi0:
-            np.clip(p, 0.0, self.period, out=p)
-
-    def set_backend(self,
-                    backend:str, # "cpu", "cupy" or "auto" (GPU if usable, else CPU with a RuntimeWarning)
-                   ):
-        "Select the kernels that run this network."
-        if not isinstance(backend, str) or backend not in ("cpu", "cupy", "auto"):
-            raise ValueError(f"backend must be 'cpu', 'cupy' or 'auto', got {backend!r}")
-        self._backend, self.backend = CPUBackend(), "cpu"
-        if backend == "cpu":
-            return
-        from smoothgrad import gpu
-
-        ok, why = gpu.gpu_available()
-        if ok:
-            self._backend, self.backend = gpu.GPUBackend(), "cupy"
-        elif backend == "cupy":
-            raise RuntimeError(f"backend='cupy' needs a usable CUDA GPU with CuPy and numba-cuda: {why}")
-        else:
-            warnings.warn(f"no usable GPU ({why}); TTFSNetwork falls back to the CPU kernels", RuntimeWarning,
-                          stacklevel=2)
-
     def __repr__(self):
         return (f"TTFSNetwork(sizes={self.sizes}, neuron={self.neuron}, T={self.T}, dtype={self.dtype.name}, "
                 f"backend={self.backend!r})")
 
-# %% ../nbs/06a_ttfs_network.ipynb #c0f6dd59
-class _KernelArrays:
-    "Conversion between a `TTFSNetwork`'s parameters and the kernels' flat arrays."
+# %% ../nbs/06a_ttfs_network.ipynb #8f152499
+@patch
+def _configure(self:TTFSNetwork, sizes, neuron, T, t_in, reg, dtype):
+    "Check and set the configuration (`t_in=None`: T ln(1/0.99)); the parameters come next."
+    sizes, dtype = _check_sizes(sizes), _check_dtype(dtype)
+    _check_param_bytes(sizes, dtype)
+    if t_in is None:
+        t_in = _check_config(neuron, T, 0.0, reg, dtype)[0] * math.log(1 / 0.99)
+    T, t_in, reg = _check_config(neuron, T, t_in, reg, dtype)
+    self.__dict__.update(sizes=sizes, dtype=dtype, neuron=neuron, T=T, t_in=t_in, reg=reg)
+    self._K = 2  # spike capacity per neuron (grows on demand)
 
-    def _check_params(self):
-        """Everything the kernels read and `save` writes: the configuration (the neuron may have been changed in place)
-        and the parameters (changed in place by users and optimisers)."""
-        _check_config(self.neuron, self.T, self.t_in, self.reg, self.dtype)
-        _check_weights(self.weights, self.sizes, self.dtype, self.neuron)
-        _check_phi0(self.phi0, self.sizes, self.dtype, self.neuron)
+# %% ../nbs/06a_ttfs_network.ipynb #f3e9471f
+@patch
+def set_backend(self:TTFSNetwork,
+                backend:str, # "cpu", "cupy" or "auto" (GPU if usable, else CPU with a RuntimeWarning)
+               ):
+    "Select the kernels that run this network."
+    if not isinstance(backend, str) or backend not in ("cpu", "cupy", "auto"):
+        raise ValueError(f"backend must be 'cpu', 'cupy' or 'auto', got {backend!r}")
+    self._backend, self.backend = CPUBackend(), "cpu"
+    if backend == "cpu":
+        return
+    from smoothgrad import gpu
 
-    def _flat(self) -> FlatParams:
-        "The parameters as the kernels read them (checked first)."
-        self._check_params()
-        c, kappa = self.neuron.c, self.neuron.c / self.neuron.tau
-        if c == 1.0:  # the Fig. 4 neurons: W^T in one copy per layer
-            WK = np.concatenate([np.asarray(W).astype(self.dtype, copy=False).T.ravel() for W in self.weights])
-        else:
-            WK = np.concatenate([(np.asarray(W, np.float64).T / c).ravel() for W in self.weights]).astype(self.dtype)
-        th0 = kappa * np.concatenate([np.asarray(p, np.float64) for p in self.phi0])
-        par = np.zeros(N_PAR, self.dtype)
-        par[[P_T, P_KAPPA, P_PI, P_HALFPI, P_REG]] = self.T, kappa, math.pi, math.pi / 2, self.reg
-        L = len(self.sizes) - 1
-        LAY = np.zeros((L + 1, 3), np.int64)
-        LAY[0, 0] = self.sizes[0]
-        wo = no = 0
-        for l in range(1, L + 1):
-            LAY[l] = self.sizes[l], wo, no
-            wo += self.sizes[l - 1] * self.sizes[l]
-            no += self.sizes[l]
-        return FlatParams(WK, np.maximum(np.sin(th0), 0.0).astype(self.dtype), np.cos(th0).astype(self.dtype),
-                          par, LAY, wo)
+    ok, why = gpu.gpu_available()
+    if ok:
+        self._backend, self.backend = gpu.GPUBackend(), "cupy"
+    elif backend == "cupy":
+        raise RuntimeError(f"backend='cupy' needs a usable CUDA GPU with CuPy and numba-cuda: {why}")
+    else:
+        warnings.warn(f"no usable GPU ({why}); TTFSNetwork falls back to the CPU kernels", RuntimeWarning,
+                      stacklevel=2)
 
-    def _unflatten(self, g, n_w):
-        "Flat float64 gradient (of `W^T/c`, then of `theta_0`) -> gradients with the structure of `params()`."
-        c, kappa = self.neuron.c, self.neuron.c / self.neuron.tau
-        grads, wo = [], 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            grads.append((g[wo:wo + n_in * n_out].reshape(n_in, n_out).T / c).astype(self.dtype))
-            wo += n_in * n_out
-        for n in self.sizes[1:]:
-            grads.append((kappa * g[wo:wo + n]).astype(self.dtype))
-            wo += n
-        return grads
+# %% ../nbs/06a_ttfs_network.ipynb #961a5957
+@patch
+def params(self:TTFSNetwork) -> list:
+    "Parameters as one list: weights `(n_out, n_in)` per layer, then initial phases `(n,)` per layer."
+    return list(self.weights) + list(self.phi0)
 
-# %% ../nbs/06a_ttfs_network.ipynb #b63d8caf
-class _Runner:
-    "Inputs, the capacity loop and the finiteness check of a `TTFSNetwork`."
 
-    def input_times(self,
-                    x, # binarised inputs (B, n_in): nonzero = one spike at t_in
-                   ) -> np.ndarray:
-        "Input spike times `(B, n_in)` of binarised inputs `x`: `t_in` where `x != 0`, else `inf`."
-        x = _check_inputs(x, self.sizes[0], as_times=False)
-        return np.where(x != 0, self.dtype.type(self.t_in), self.dtype.type(np.inf))
+@patch
+def clip_params(self:TTFSNetwork):
+    "Clip the initial phases to `[0, period]` in place."
+    for p in self.phi0:
+        np.clip(p, 0.0, self.period, out=p)
 
-    def _times(self, x, as_times):
-        "Input times `(B, n_in)` and their number of distinct values below T (1 for binarised inputs, else None)."
-        if not isinstance(as_times, (bool, np.bool_)):
-            raise TypeError(f"as_times must be True or False, got {as_times!r}")
-        if as_times:
-            XT = np.ascontiguousarray(_check_inputs(x, self.sizes[0], True), dtype=self.dtype)
-            if not (XT < self.T).any() and np.isfinite(XT).any():
-                raise ValueError(f"x: every input spike time lies at or after T = {self.T}, so the network would "
-                                 "ignore all inputs (spike times must be < T; inf = no spike)")
-            return XT, None
-        return self.input_times(x), 1
+# %% ../nbs/06a_ttfs_network.ipynb #238611fe
+@patch
+def _check_params(self:TTFSNetwork):
+    """Everything the kernels read and `save` writes: the configuration (the neuron may have been changed in place)
+    and the parameters (changed in place by users and optimisers)."""
+    _check_config(self.neuron, self.T, self.t_in, self.reg, self.dtype)
+    _check_weights(self.weights, self.sizes, self.dtype, self.neuron)
+    _check_phi0(self.phi0, self.sizes, self.dtype, self.neuron)
 
-    def _spike_bound(self, cap_m1):
-        "An upper bound on the spikes of one neuron in one trial, over all layers."
-        per = 2 * math.ceil(self.T / self.period) + 1
-        m, worst = cap_m1, 1
-        for n in self.sizes[1:]:
-            worst = max(worst, per + m)
-            m = min(n * (per + m), 2**40)
-        return worst
+# %% ../nbs/06a_ttfs_network.ipynb #db51606e
+@patch
+def _flat(self:TTFSNetwork) -> FlatParams:
+    "The parameters as the kernels read them (checked first)."
+    self._check_params()
+    c, kappa = self.neuron.c, self.neuron.c / self.neuron.tau
+    if c == 1.0:  # the Fig. 4 neurons: W^T in one copy per layer
+        WK = np.concatenate([np.asarray(W).astype(self.dtype, copy=False).T.ravel() for W in self.weights])
+    else:
+        WK = np.concatenate([(np.asarray(W, np.float64).T / c).ravel() for W in self.weights]).astype(self.dtype)
+    th0 = kappa * np.concatenate([np.asarray(p, np.float64) for p in self.phi0])
+    par = np.zeros(N_PAR, self.dtype)
+    par[[P_T, P_KAPPA, P_PI, P_HALFPI, P_REG]] = self.T, kappa, math.pi, math.pi / 2, self.reg
+    L = len(self.sizes) - 1
+    LAY = np.zeros((L + 1, 3), np.int64)
+    LAY[0, 0] = self.sizes[0]
+    wo = no = 0
+    for l in range(1, L + 1):
+        LAY[l] = self.sizes[l], wo, no
+        wo += self.sizes[l - 1] * self.sizes[l]
+        no += self.sizes[l]
+    return FlatParams(WK, np.maximum(np.sin(th0), 0.0).astype(self.dtype), np.cos(th0).astype(self.dtype),
+                      par, LAY, wo)
 
-    def _run(self, mode, XT, labels=None, gout=None, groups=None) -> dict:
-        "Run the backend on input times `XT` (`groups`: distinct times, if known), growing capacities on overflow."
-        flat = self._flat()
-        flat.par[P_INVB] = 1.0 / XT.shape[0]
-        LAB = np.full(XT.shape[0], -1, np.int64) if labels is None else labels
-        GOUT = np.zeros((1, 1), self.dtype) if gout is None else np.ascontiguousarray(gout, self.dtype)
-        cap_m1 = max(1, int(np.count_nonzero(XT < self.T, axis=1).max()))
-        cap_g1 = groups if groups is not None else _groups_bound(XT, self.T, self.t_in)
-        bound = self._spike_bound(cap_m1)
-        while True:
-            layout = workspace_layout(self.sizes, cap_m1, cap_g1, self._K)
-            need = (layout.nf * self.dtype.itemsize + layout.ni * 8) * min(XT.shape[0], 64)
-            if need > MAX_WORKSPACE_BYTES:
-                raise MemoryError(f"the spike lists need {need / 2**30:.1f} GiB of workspace, more than "
-                                  f"MAX_WORKSPACE_BYTES = {MAX_WORKSPACE_BYTES / 2**30:.0f} GiB: reduce T or the weights")
-            out = self._backend.run(mode, XT, LAB, GOUT, flat, layout)
-            if not out["flag"].any():
-                break
-            if self._K > bound:
-                raise RuntimeError(f"spike capacity K={self._K} exceeds the bound {bound}: a kernel bug")
-            self._K *= 2
-        bad = [k for k in ("t_out", "loss", "grad") if k in out and not np.isfinite(out[k]).all()]
-        if bad:
-            raise FloatingPointError(f"non-finite {', '.join(bad)} in {self.dtype.name}: parameters or inputs are "
-                                     "too extreme for this dtype (try float64 or smaller weights)")
-        return out
 
-# %% ../nbs/06a_ttfs_network.ipynb #0369dcf6
-def _groups_bound(XT, T, t_in):
-    "Upper bound on the number of distinct input times below `T` in one sample (1 for binarised inputs)."
-    fin = XT < T
-    if not (XT[fin] != t_in).any():
-        return 1
-    s = np.sort(np.where(fin, XT, np.inf), axis=1)
-    with np.errstate(invalid="ignore"):
-        return int(((np.diff(s, axis=1) != 0) & np.isfinite(s[:, 1:])).sum(axis=1).max()) + 1
+@patch
+def _unflatten(self:TTFSNetwork, g, n_w):
+    "Flat float64 gradient (of `W^T/c`, then of `theta_0`) -> gradients with the structure of `params()`."
+    c, kappa = self.neuron.c, self.neuron.c / self.neuron.tau
+    grads, wo = [], 0
+    for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+        grads.append((g[wo:wo + n_in * n_out].reshape(n_in, n_out).T / c).astype(self.dtype))
+        wo += n_in * n_out
+    for n in self.sizes[1:]:
+        grads.append((kappa * g[wo:wo + n]).astype(self.dtype))
+        wo += n
+    return grads
 
-# %% ../nbs/06a_ttfs_network.ipynb #ce7debfc
-class _Outputs:
-    "Output times, loss and gradients of a `TTFSNetwork`."
-
-    def output_times(self,
-                     x, # binarised inputs (B, n_in), or input spike times (inf = none) if as_times
-                     *, as_times:bool=False, # x holds spike times instead of binarised values
-                    ) -> np.ndarray:
-        "Output times `(B, n_out)`: first ordinary spike in `[0, T)`, else first pseudospike (always finite)."
-        XT, groups = self._times(x, as_times)
-        return self._run(0, XT, groups=groups)["t_out"]
-
-    def loss_and_grad(self,
-                      x, # binarised inputs (B, n_in), or input spike times if as_times
-                      labels, # integer class labels (B,) in [0, n_out)
-                      *, as_times:bool=False, # x holds spike times instead of binarised values
-                     ) -> tuple:
-        """`(loss, accuracy, grads)`: mean loss, fraction with the earliest output at the label, and the gradients
-        of the mean loss with the structure of `params()` (weights, then phi0)."""
-        XT, groups = self._times(x, as_times)
-        labels = _check_labels(labels, XT.shape[0], self.sizes[-1])
-        out = self._run(1, XT, labels, groups=groups)
-        grads = self._unflatten(out["grad"], sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])))
-        return float(out["loss"].mean(dtype=np.float64)), float(out["correct"].mean()), grads
-
-    def output_times_vjp(self,
-                         x, # binarised inputs (B, n_in), or input spike times if as_times
-                         g_out, # finite cotangents (B, n_out) of the output times
-                         *, as_times:bool=False, # x holds spike times instead of binarised values
-                        ) -> tuple:
-        "`(t_out, grads)`: output times and the vector-Jacobian product of `g_out` with them (structure of `params()`)."
-        XT, groups = self._times(x, as_times)
-        g_out = _host_array("g_out", g_out)
-        if g_out.shape != (XT.shape[0], self.sizes[-1]) or not np.isfinite(g_out).all():
-            raise ValueError(f"g_out must be a finite ({XT.shape[0]}, {self.sizes[-1]}) array, got shape {g_out.shape}")
-        out = self._run(2, XT, gout=g_out, groups=groups)
-        return out["t_out"], self._unflatten(out["grad"], sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])))
-
-    def predict(self,
-                x, # binarised inputs (B, n_in), or input spike times if as_times
-                *, as_times:bool=False, # how x is given: True if x holds input spike times (the result is classes either way)
-                batch_size:int=1000, # samples per kernel call
+# %% ../nbs/06a_ttfs_network.ipynb #8bbdae59
+@patch
+def input_times(self:TTFSNetwork,
+                x, # binarised inputs (B, n_in): nonzero = one spike at t_in
                ) -> np.ndarray:
-        """Predicted classes `(B,)` (int64 class indices, never times: see `output_times`): the output neuron with the
-        earliest output time. `as_times`, as in every method, says that `x` holds input spike times instead of
-        binarised values; boolean `x` with `as_times=True` is refused. A silent output neuron counts with its first
-        pseudospike, so a network without any output spike still predicts; ties go to the lowest index."""
-        XT, groups = self._times(x, as_times)
-        batch_size = _batch_size(batch_size)
-        return np.concatenate([self._run(0, XT[s:s + batch_size], groups=groups)["t_out"].argmin(axis=1)
-                               for s in range(0, XT.shape[0], batch_size)]).astype(np.int64)
+    "Input spike times `(B, n_in)` of binarised inputs `x`: `t_in` where `x != 0`, else `inf`."
+    x = _check_inputs(x, self.sizes[0], as_times=False)
+    return np.where(x != 0, self.dtype.type(self.t_in), self.dtype.type(np.inf))
 
+# %% ../nbs/06a_ttfs_network.ipynb #558a0327
+@patch
+def _times(self:TTFSNetwork,
+           x, # binarised inputs (B, n_in), or input spike times if as_times
+           as_times, # True: x holds input spike times (inf = none); False: binarised values (nonzero = spike at t_in)
+          ) -> tuple:
+    "Input times `(B, n_in)` and their number of distinct values below T (1 for binarised inputs, else None)."
+    if not isinstance(as_times, (bool, np.bool_)):
+        raise TypeError(f"as_times must be True or False, got {as_times!r}")
+    if as_times:
+        XT = np.ascontiguousarray(_check_inputs(x, self.sizes[0], True), dtype=self.dtype)
+        if not (XT < self.T).any() and np.isfinite(XT).any():
+            raise ValueError(f"x: every input spike time lies at or after T = {self.T}, so the network would "
+                             "ignore all inputs (spike times must be < T; inf = no spike)")
+        return XT, None
+    return self.input_times(x), 1
 
+# %% ../nbs/06a_ttfs_network.ipynb #438dac80
+@patch
+def _run(self:TTFSNetwork,
+         mode:int, # 0: forward only, 1: loss and its gradient, 2: vector-Jacobian product with gout
+         XT, # input spike times (B, n_in) in the network's dtype
+         labels=None, # int64 labels (B,) (modes 0 and 1), or None
+         gout=None, # cotangents (B, n_out) of the output times (mode 2), or None
+         groups=None, # number of distinct input times below T per sample, if known
+        ) -> dict:
+    "Run the backend on input times `XT`, growing the spike capacity `_K` until every sample fits."
+    flat = self._flat()
+    flat.par[P_INVB] = 1.0 / XT.shape[0]
+    LAB = np.full(XT.shape[0], -1, np.int64) if labels is None else labels
+    GOUT = np.zeros((1, 1), self.dtype) if gout is None else np.ascontiguousarray(gout, self.dtype)
+    fin = XT < self.T
+    cap_m1 = max(1, int(np.count_nonzero(fin, axis=1).max()))
+    if groups is not None:
+        cap_g1 = groups
+    elif not (XT[fin] != self.t_in).any():
+        cap_g1 = 1
+    else:
+        s = np.sort(np.where(fin, XT, np.inf), axis=1)
+        with np.errstate(invalid="ignore"):
+            cap_g1 = int(((np.diff(s, axis=1) != 0) & np.isfinite(s[:, 1:])).sum(axis=1).max()) + 1
+    per, m, bound = 2 * math.ceil(self.T / self.period) + 1, cap_m1, 1  # bound: most spikes of one neuron
+    for n in self.sizes[1:]:
+        bound = max(bound, per + m)
+        m = min(n * (per + m), 2**40)
+    while True:
+        layout = workspace_layout(self.sizes, cap_m1, cap_g1, self._K)
+        need = (layout.nf * self.dtype.itemsize + layout.ni * 8) * min(XT.shape[0], 64)
+        if need > MAX_WORKSPACE_BYTES:
+            raise MemoryError(f"the spike lists need {need / 2**30:.1f} GiB of workspace, more than "
+                              f"MAX_WORKSPACE_BYTES = {MAX_WORKSPACE_BYTES / 2**30:.0f} GiB: reduce T or the weights")
+        out = self._backend.run(mode, XT, LAB, GOUT, flat, layout)
+        if not out["flag"].any():
+            break
+        if self._K > bound:
+            raise RuntimeError(f"spike capacity K={self._K} exceeds the bound {bound}: a kernel bug")
+        self._K *= 2
+    bad = [k for k in ("t_out", "loss", "grad") if k in out and not np.isfinite(out[k]).all()]
+    if bad:
+        raise FloatingPointError(f"non-finite {', '.join(bad)} in {self.dtype.name}: parameters or inputs are "
+                                 "too extreme for this dtype (try float64 or smaller weights)")
+    return out
+
+# %% ../nbs/06a_ttfs_network.ipynb #6c209485
+@patch
+def output_times(self:TTFSNetwork,
+                 x, # binarised inputs (B, n_in), or input spike times (inf = none) if as_times
+                 *, as_times:bool=False, # x holds spike times instead of binarised values
+                ) -> np.ndarray:
+    """Output times `(B, n_out)`: first ordinary spike in `[0, T)`, else first pseudospike (always finite).
+
+    `as_times=False`: `x` holds binarised values (nonzero = one input spike at `t_in`); `as_times=True`: `x` holds
+    input spike times (`inf` = no spike; times >= T are ignored)."""
+    XT, groups = self._times(x, as_times)
+    return self._run(0, XT, groups=groups)["t_out"]
+
+# %% ../nbs/06a_ttfs_network.ipynb #ff19c1be
+@patch
+def loss_and_grad(self:TTFSNetwork,
+                  x, # binarised inputs (B, n_in), or input spike times if as_times
+                  labels, # integer class labels (B,) in [0, n_out)
+                  *, as_times:bool=False, # x holds spike times instead of binarised values
+                 ) -> tuple:
+    """`(loss, accuracy, grads)`: mean loss, fraction with the earliest output at the label, and the gradients
+    of the mean loss with the structure of `params()` (weights, then phi0).
+
+    `as_times=False`: `x` holds binarised values (nonzero = one input spike at `t_in`); `as_times=True`: `x` holds
+    input spike times (`inf` = no spike; times >= T are ignored)."""
+    XT, groups = self._times(x, as_times)
+    labels = _check_labels(labels, XT.shape[0], self.sizes[-1])
+    out = self._run(1, XT, labels, groups=groups)
+    grads = self._unflatten(out["grad"], sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])))
+    return float(out["loss"].mean(dtype=np.float64)), float(out["correct"].mean()), grads
+
+# %% ../nbs/06a_ttfs_network.ipynb #eea86e60
+@patch
+def output_times_vjp(self:TTFSNetwork,
+                     x, # binarised inputs (B, n_in), or input spike times if as_times
+                     g_out, # finite cotangents (B, n_out) of the output times
+                     *, as_times:bool=False, # x holds spike times instead of binarised values
+                    ) -> tuple:
+    """`(t_out, grads)`: output times and the vector-Jacobian product of `g_out` with them (structure of `params()`).
+
+    `as_times=False`: `x` holds binarised values (nonzero = one input spike at `t_in`); `as_times=True`: `x` holds
+    input spike times (`inf` = no spike; times >= T are ignored)."""
+    XT, groups = self._times(x, as_times)
+    g_out = _host_array("g_out", g_out)
+    if g_out.shape != (XT.shape[0], self.sizes[-1]) or not np.isfinite(g_out).all():
+        raise ValueError(f"g_out must be a finite ({XT.shape[0]}, {self.sizes[-1]}) array, got shape {g_out.shape}")
+    out = self._run(2, XT, gout=g_out, groups=groups)
+    return out["t_out"], self._unflatten(out["grad"], sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])))
+
+# %% ../nbs/06a_ttfs_network.ipynb #a9df00b0
 def _batch_size(batch_size):
+    "`batch_size` as a positive int, else a ValueError naming it."
     if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     return int(batch_size)
 
-# %% ../nbs/06a_ttfs_network.ipynb #c5bdbd2b
-class _Metrics:
-    "The metrics of Fig. 4."
+# %% ../nbs/06a_ttfs_network.ipynb #b33cf40c
+@patch
+def predict(self:TTFSNetwork,
+            x, # binarised inputs (B, n_in), or input spike times if as_times
+            *, as_times:bool=False, # how x is given: True if x holds input spike times (the result is classes either way)
+            batch_size:int=1000, # samples per kernel call
+           ) -> np.ndarray:
+    """Predicted classes `(B,)` (int64 class indices, never times: see `output_times`): the output neuron with the
+    earliest output time. `as_times`, as in every method, says that `x` holds input spike times (`inf` = no spike)
+    instead of binarised values (nonzero = one input spike at `t_in`); boolean `x` with `as_times=True` is refused.
+    A silent output neuron counts with its first pseudospike, so a network without any output spike still predicts;
+    ties go to the lowest index."""
+    XT, groups = self._times(x, as_times)
+    batch_size = _batch_size(batch_size)
+    return np.concatenate([self._run(0, XT[s:s + batch_size], groups=groups)["t_out"].argmin(axis=1)
+                           for s in range(0, XT.shape[0], batch_size)]).astype(np.int64)
 
-    def evaluate(self,
-                 x, # binarised inputs (B, n_in), or input spike times if as_times
-                 labels, # integer class labels (B,) in [0, n_out)
-                 *, batch_size:int=1000, # samples per kernel call
-                 as_times:bool=False, # x holds spike times instead of binarised values
-                ) -> dict:
-        """Accuracy counting pseudospikes, accuracy with ordinary spikes only, mean loss, hidden spikes per neuron
-        per sample, the same before the earliest output, fraction of hidden neurons silent on every sample."""
-        XT, groups = self._times(x, as_times)
-        labels = _check_labels(labels, XT.shape[0], self.sizes[-1])
-        B, batch_size = XT.shape[0], _batch_size(batch_size)
-        acc = acc_ord = loss = spk = bef = 0.0
-        ever = np.zeros(sum(self.sizes[1:-1]), bool)
-        for s in range(0, B, batch_size):
-            lab = labels[s:s + batch_size]
-            out = self._run(0, XT[s:s + batch_size], lab, groups=groups)
-            rows = np.arange(len(lab))
-            tf = out["t_first"].astype(np.float64)
-            tl, tf[rows, lab] = tf[rows, lab], np.inf
-            acc += out["correct"].sum()
-            acc_ord += (np.isfinite(tl) & (tl < tf.min(axis=1))).sum()
-            loss += out["loss"].sum(dtype=np.float64)
-            spk += out["nspk"].sum()
-            bef += out["nbefore"].sum()
-            ever |= (out["nspk"] > 0).any(axis=0)
-        n_hid = max(1, ever.size)
-        return dict(accuracy=acc / B, accuracy_ordinary=acc_ord / B, loss=loss / B,
-                    hidden_spikes_per_neuron=spk / (B * n_hid), hidden_spikes_before_output=bef / (B * n_hid),
-                    silent_fraction=float((~ever).mean()) if ever.size else 0.0)
+# %% ../nbs/06a_ttfs_network.ipynb #cc335eea
+@patch
+def evaluate(self:TTFSNetwork,
+             x, # binarised inputs (B, n_in), or input spike times if as_times
+             labels, # integer class labels (B,) in [0, n_out)
+             *, batch_size:int=1000, # samples per kernel call
+             as_times:bool=False, # x holds spike times instead of binarised values
+            ) -> dict:
+    """Accuracy counting pseudospikes, accuracy with ordinary spikes only, mean loss, hidden spikes per neuron
+    per sample, the same before the earliest output, fraction of hidden neurons silent on every sample.
 
-# %% ../nbs/06a_ttfs_network.ipynb #121637ea
+    `as_times=False`: `x` holds binarised values (nonzero = one input spike at `t_in`); `as_times=True`: `x` holds
+    input spike times (`inf` = no spike; times >= T are ignored)."""
+    XT, groups = self._times(x, as_times)
+    labels = _check_labels(labels, XT.shape[0], self.sizes[-1])
+    B, batch_size = XT.shape[0], _batch_size(batch_size)
+    acc = acc_ord = loss = spk = bef = 0.0
+    ever = np.zeros(sum(self.sizes[1:-1]), bool)
+    for s in range(0, B, batch_size):
+        lab = labels[s:s + batch_size]
+        out = self._run(0, XT[s:s + batch_size], lab, groups=groups)
+        rows = np.arange(len(lab))
+        tf = out["t_first"].astype(np.float64)
+        tl, tf[rows, lab] = tf[rows, lab], np.inf
+        acc += out["correct"].sum()
+        acc_ord += (np.isfinite(tl) & (tl < tf.min(axis=1))).sum()
+        loss += out["loss"].sum(dtype=np.float64)
+        spk += out["nspk"].sum()
+        bef += out["nbefore"].sum()
+        ever |= (out["nspk"] > 0).any(axis=0)
+    n_hid = max(1, ever.size)
+    return dict(accuracy=acc / B, accuracy_ordinary=acc_ord / B, loss=loss / B,
+                hidden_spikes_per_neuron=spk / (B * n_hid), hidden_spikes_before_output=bef / (B * n_hid),
+                silent_fraction=float((~ever).mean()) if ever.size else 0.0)
+
+# %% ../nbs/06a_ttfs_network.ipynb #13d80d07
 _FORMAT = "smoothgrad.TTFSNetwork/1"
 _META = ("format", "dtype", "sizes", "config")  # the configuration members, read first
 _META_BYTES = 2**16  # most bytes of one configuration member (or of an .npy header)
 
 
+@patch
+def save(self:TTFSNetwork,
+         path, # file to write (conventionally ending in .npz); replaced atomically
+        ):
+    "Write the configuration and parameters to `path` as an `.npz` archive of plain arrays (atomically)."
+    self._check_params()
+    arrays = dict(format=np.array(_FORMAT), sizes=np.array(self.sizes, np.int64), dtype=np.array(self.dtype.name),
+                  config=np.array([self.neuron.tau, self.neuron.I0, self.T, self.t_in, self.reg], np.float64))
+    arrays.update({f"weights_{l}": np.asarray(W, self.dtype) for l, W in enumerate(self.weights)})
+    arrays.update({f"phi0_{l}": np.asarray(p, self.dtype) for l, p in enumerate(self.phi0)})
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getbuffer())
+
+# %% ../nbs/06a_ttfs_network.ipynb #1d2d3d28
 def _npy_member(zf, # an open `zipfile.ZipFile`
                 info, # the `ZipInfo` of the member to read
                 kinds:str, # allowed dtype kinds ("f", "iu", "U", ...)
@@ -551,111 +650,52 @@ def _npy_member(zf, # an open `zipfile.ZipFile`
             got += k
     return a.reshape(stored[::-1]).T if fortran else a.reshape(stored)
 
+# %% ../nbs/06a_ttfs_network.ipynb #01fa7907
+@patch(cls_method=True)
+def load(cls:TTFSNetwork,
+         path, # an .npz file written by `save`
+         backend:str="cpu", # backend of the loaded network ("cpu", "cupy" or "auto")
+        ) -> TTFSNetwork:
+    """The network saved in `path`. A truncated, corrupt or inconsistent file, or one with members that `save`
+    does not write, raises a `ValueError` naming it (before anything large is allocated)."""
+    path = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            members = {i.filename: i for i in infos}
+            if len(members) != len(infos):
+                raise ValueError("duplicate member names")
+            missing = [f"{k}.npy" for k in _META if f"{k}.npy" not in members]
+            if missing:
+                raise ValueError(f"missing members {missing}")
+            meta = {k: _npy_member(zf, members[f"{k}.npy"], "iu" if k == "sizes" else "f" if k == "config" else "U")
+                    for k in _META}
+            if meta["format"].shape != () or str(meta["format"]) != _FORMAT:
+                raise ValueError(f"unknown format {str(meta['format'])[:80]!r}")
+            if meta["dtype"].shape != () or meta["sizes"].ndim != 1 or meta["config"].shape != (5,):
+                raise ValueError("malformed configuration (dtype, sizes or config has the wrong shape)")
+            dtype, sizes = _check_dtype(str(meta["dtype"])), _check_sizes(tuple(meta["sizes"].tolist()))
+            _check_param_bytes(sizes, dtype)
+            tau, I0, T, t_in, reg = meta["config"].tolist()
+            L = len(sizes) - 1
+            expected = {f"{k}.npy" for k in _META} | {f"{k}_{l}.npy" for k in ("weights", "phi0") for l in range(L)}
+            if set(members) != expected:
+                extra, missing = sorted(set(members) - expected), sorted(expected - set(members))
+                raise ValueError(f"members {extra[:4] or missing[:4]}{' ...' if len(extra or missing) > 4 else ''} "
+                                 f"{'are not written by save' if extra else 'are missing'}")
+            net = cls.__new__(cls)
+            net._configure(sizes, Theta(tau, I0), T, t_in, reg, dtype)
+            net.weights = [_npy_member(zf, members[f"weights_{l}.npy"], "fiu", (sizes[l + 1], sizes[l]))
+                           for l in range(L)]
+            net.phi0 = [_npy_member(zf, members[f"phi0_{l}.npy"], "fiu", (sizes[l + 1],)) for l in range(L)]
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path}: not a readable TTFSNetwork file ({type(err).__name__}: {err})") from err
+    net.set_backend(backend)
+    return net
 
-class _Files:
-    "Saving and loading a `TTFSNetwork` without pickle."
-
-    def save(self,
-             path, # file to write (conventionally ending in .npz); replaced atomically
-            ):
-        "Write the configuration and parameters to `path` as an `.npz` archive of plain arrays (atomically)."
-        self._check_params()
-        arrays = dict(format=np.array(_FORMAT), sizes=np.array(self.sizes, np.int64), dtype=np.array(self.dtype.name),
-                      config=np.array([self.neuron.tau, self.neuron.I0, self.T, self.t_in, self.reg], np.float64))
-        arrays.update({f"weights_{l}": np.asarray(W, self.dtype) for l, W in enumerate(self.weights)})
-        arrays.update({f"phi0_{l}": np.asarray(p, self.dtype) for l, p in enumerate(self.phi0)})
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write(path, buf.getbuffer())
-
-    @classmethod
-    def load(cls,
-             path, # an .npz file written by `save`
-             backend:str="cpu", # backend of the loaded network ("cpu", "cupy" or "auto")
-            ):
-        """The network saved in `path`. A truncated, corrupt or inconsistent file, or one with members that `save`
-        does not write, raises a `ValueError` naming it (before anything large is allocated)."""
-        path = os.fspath(path)
-        try:
-            with zipfile.ZipFile(path) as zf:
-                infos = zf.infolist()
-                members = {i.filename: i for i in infos}
-                if len(members) != len(infos):
-                    raise ValueError("duplicate member names")
-                missing = [f"{k}.npy" for k in _META if f"{k}.npy" not in members]
-                if missing:
-                    raise ValueError(f"missing members {missing}")
-                meta = {k: _npy_member(zf, members[f"{k}.npy"], "iu" if k == "sizes" else "f" if k == "config" else "U")
-                        for k in _META}
-                if meta["format"].shape != () or str(meta["format"]) != _FORMAT:
-                    raise ValueError(f"unknown format {str(meta['format'])[:80]!r}")
-                if meta["dtype"].shape != () or meta["sizes"].ndim != 1 or meta["config"].shape != (5,):
-                    raise ValueError("malformed configuration (dtype, sizes or config has the wrong shape)")
-                dtype, sizes = _check_dtype(str(meta["dtype"])), _check_sizes(tuple(meta["sizes"].tolist()))
-                _check_param_bytes(sizes, dtype)
-                tau, I0, T, t_in, reg = meta["config"].tolist()
-                L = len(sizes) - 1
-                expected = {f"{k}.npy" for k in _META} | {f"{k}_{l}.npy" for k in ("weights", "phi0") for l in range(L)}
-                if set(members) != expected:
-                    extra, missing = sorted(set(members) - expected), sorted(expected - set(members))
-                    raise ValueError(f"members {extra[:4] or missing[:4]}{' ...' if len(extra or missing) > 4 else ''} "
-                                     f"{'are not written by save' if extra else 'are missing'}")
-                net = cls.__new__(cls)
-                net._configure(sizes, Theta(tau, I0), T, t_in, reg, dtype)
-                net.weights = [_npy_member(zf, members[f"weights_{l}.npy"], "fiu", (sizes[l + 1], sizes[l]))
-                               for l in range(L)]
-                net.phi0 = [_npy_member(zf, members[f"phi0_{l}.npy"], "fiu", (sizes[l + 1],)) for l in range(L)]
-        except FileNotFoundError:
-            raise
-        except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
-            raise ValueError(f"{path}: not a readable TTFSNetwork file ({type(err).__name__}: {err})") from err
-        net.set_backend(backend)
-        return net
-
-# %% ../nbs/06a_ttfs_network.ipynb #e31c7e37
-class TTFSNetwork(_Files, _Metrics, _Outputs, _Runner, _KernelArrays, _Parameters):
-    """Layered theta-neuron network with time-to-first-spike outputs (Fig. 4).
-
-    Attributes `weights` (list of `(n_out, n_in)` arrays) and `phi0` (list of `(n,)` arrays) are the parameters;
-    `params()` returns them as one list (weights first), the order of the gradients of `loss_and_grad`. Assigning
-    `weights`, `phi0`, `T`, `t_in`, `reg` or `neuron` checks the new value (a ValueError/TypeError leaves the network
-    unchanged); `sizes` and `dtype` are fixed. Every hidden neuron may spike several times per trial; all ordinary
-    spikes are propagated."""
-
-    def __init__(self,
-                 sizes=(784, 100, 100, 10), # layer widths (n_in, n_1, ..., n_out), positive ints
-                 neuron:Theta|None=None, # a `Theta` instance (default: tau = 6/pi, I0 = 5/4, period 6)
-                 T:float=2.0, # trial length, in (0, MAX_TRIAL_PERIODS * period]
-                 seed:int|None=0, # seed of the weight initialisation
-                 w_scale:float=0.5, # weights uniform in +-w_scale / sqrt(fan_in), w_scale <= MAX_ABS_WEIGHT * c
-                 dtype=np.float32, # float32 or float64: parameters and kernel arithmetic
-                 backend:str="cpu", # "cpu", "cupy" (CUDA kernels) or "auto" (GPU if usable, else CPU with a warning)
-                 t_in:float|None=None, # input spike time of binarised inputs, in [0, T) (default T ln(1/0.99))
-                 reg:float=1e-2, # weight (>= 0) of the loss term exp(t_label / T) - 1
-                 phi0:float|None=None, # initial phase of every neuron, in [0, period] (default period / 2)
-                ):
-        self._configure(sizes, Theta(6 / math.pi, 1.25) if neuron is None else neuron, T, t_in, reg, dtype)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-            raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
-        w_scale = _real("w_scale", w_scale, 0.0, MAX_ABS_WEIGHT * self.neuron.c)
-        rng = np.random.default_rng(seed)
-        self.weights = [rng.uniform(-w_scale / math.sqrt(n_in), w_scale / math.sqrt(n_in), (n_out, n_in))
-                        .astype(self.dtype) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
-        p0 = self.period / 2 if phi0 is None else _real("phi0", phi0, 0.0, self.period)
-        self.phi0 = [np.full(n, p0, self.dtype) for n in self.sizes[1:]]
-        self.set_backend(backend)
-
-    def _configure(self, sizes, neuron, T, t_in, reg, dtype):
-        "Check and set the configuration (`t_in=None`: T ln(1/0.99)); the parameters come next."
-        sizes, dtype = _check_sizes(sizes), _check_dtype(dtype)
-        _check_param_bytes(sizes, dtype)
-        if t_in is None:
-            t_in = _check_config(neuron, T, 0.0, reg, dtype)[0] * math.log(1 / 0.99)
-        T, t_in, reg = _check_config(neuron, T, t_in, reg, dtype)
-        self.__dict__.update(sizes=sizes, dtype=dtype, neuron=neuron, T=T, t_in=t_in, reg=reg)
-        self._K = 2  # spike capacity per neuron (grows on demand)
-
-# %% ../nbs/06a_ttfs_network.ipynb #136fd6da
+# %% ../nbs/06a_ttfs_network.ipynb #60387264
 def reference_forward(net:TTFSNetwork, # network whose parameters are used
                       XT, # input spike times (B, n_in), inf = no spike
                      ) -> tuple:

@@ -210,3 +210,47 @@ def test_adabelief_previous_belief_error_matches_old_optax_recursion():
     np.testing.assert_allclose(x[0], ref, rtol=1e-12)
     with pytest.raises(ValueError, match="belief_error"):
         AdaBelief(lr, belief_error="next")
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(0.1), lambda: AdaBelief(0.1)])
+def test_reuse_on_other_parameters_raises_until_reset(make):
+    """An optimiser belongs to the arrays of its first step: the same shapes elsewhere (a fresh network) raise,
+    `reset()` starts afresh at step 0, and `load_state_dict` binds to the next step's arrays."""
+    opt, x = make(), [np.zeros(3), np.zeros((2, 2))]
+    g = [np.ones(3), np.ones((2, 2))]
+    opt.step(x, g)
+    opt.step(x, g)  # the same arrays: fine
+    fresh = [np.zeros(3), np.zeros((2, 2))]
+    with pytest.raises(ValueError, match="reset"):
+        opt.step(fresh, g)
+    with pytest.raises(ValueError, match="reset"):
+        opt.step([x[0], np.zeros((2, 2))], g)  # one array replaced
+    assert opt.step_count == 2 and (fresh[0] == 0).all()  # nothing changed
+    saved = opt.state_dict()
+    opt.reset()
+    assert opt.step_count == 0 and opt.state is None
+    opt.step(fresh, g)
+    new, y = make(), [np.zeros(3), np.zeros((2, 2))]
+    new.step(y, g)
+    assert opt.step_count == 1  # the first step of a new optimiser, not the third of the old one
+    for a, b in zip(fresh, y):
+        np.testing.assert_array_equal(a, b)
+    restored = make()
+    restored.load_state_dict(saved)
+    restored.step(x, g)  # after loading, the next step's arrays are its parameters
+    assert restored.step_count == 3
+    with pytest.raises(ValueError, match="reset"):
+        restored.step(fresh, g)
+
+
+def test_copies_and_pickles_bind_afresh():
+    import copy
+    import pickle
+
+    opt, x = Adam(0.1), [np.zeros(2)]
+    opt.step(x, [np.ones(2)])
+    for duplicate in (lambda o: pickle.loads(pickle.dumps(o)), copy.deepcopy):
+        c, y = duplicate(opt), [x[0].copy()]
+        c.step(y, [np.ones(2)])  # a copy is bound to nothing until its next step
+        opt.step(x, [np.ones(2)])
+        np.testing.assert_array_equal(y[0], x[0])

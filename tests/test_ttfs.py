@@ -6,37 +6,9 @@ import numpy as np
 import pytest
 
 from smoothgrad.neurons import Theta, theta_H, theta_H_grad
+from smoothgrad.reference import check_network_grad, small_case
 from smoothgrad.ttfs import TTFSNetwork, reference_forward, reference_loss
 from smoothgrad.ttfs_kernels import kick, kick_grad, rotate, since_spike, spike_delay
-
-
-def small_case(seed=0, B=6, sizes=(20, 8, 6, 4), w_scale=6.0, dtype=np.float64, p_on=0.6, ties=True):
-    rng = np.random.default_rng(seed)
-    net = TTFSNetwork(sizes, T=2.0, seed=seed, w_scale=w_scale, dtype=dtype)
-    XT = np.where(rng.random((B, sizes[0])) < p_on, rng.uniform(0, 1.5, (B, sizes[0])), np.inf)
-    if ties:
-        XT[:, :3] = 0.25
-    return net, XT, rng.integers(0, sizes[-1], B)
-
-
-def fd_grads(net, XT, labels, h=1e-6):
-    out = []
-    for p in net.params():
-        fd = np.empty_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + h
-            lp = net.loss_and_grad(XT, labels, as_times=True)[0]
-            p[idx] = old - h
-            lm = net.loss_and_grad(XT, labels, as_times=True)[0]
-            p[idx] = old
-            fd[idx] = (lp - lm) / (2 * h)
-        out.append(fd)
-    return out
-
-
-def rel_err(a, b):
-    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-3)
 
 
 @pytest.mark.parametrize("tau,I0", [(6 / math.pi, 1.25), (1.3, 0.9)])
@@ -98,10 +70,9 @@ def test_multiple_spikes_and_capacity_growth():
 def test_gradients_match_finite_differences(seed):
     net, XT, labels = small_case(seed)
     assert net._run(0, XT)["nspk"].sum() > 5  # hidden neurons spike
-    _, _, grads = net.loss_and_grad(XT, labels, as_times=True)
-    for g, fd in zip(grads, fd_grads(net, XT, labels)):
-        assert g.shape == fd.shape
-        assert rel_err(g, fd) < 1e-6
+    err, fds = check_network_grad(net, XT, labels)
+    assert [fd.shape for fd in fds] == [p.shape for p in net.params()]
+    assert err < 1e-6
 
 
 def test_gradients_silent_network_finite_differences():
@@ -110,9 +81,8 @@ def test_gradients_silent_network_finite_differences():
     labels = np.array([0, 1, 2, 0])
     assert net._run(0, XT)["nspk"].sum() == 0
     _, _, grads = net.loss_and_grad(XT, labels, as_times=True)
-    for g, fd in zip(grads, fd_grads(net, XT, labels)):
-        assert np.abs(g).max() > 0
-        assert rel_err(g, fd) < 1e-6
+    assert all(np.abs(g).max() > 0 for g in grads)
+    assert check_network_grad(net, XT, labels)[0] < 1e-6
 
 
 def test_vjp_matches_loss_gradient():
@@ -328,6 +298,4 @@ def test_long_trial_many_spikes():
     t_ref, spikes = reference_forward(net, XT)
     assert len(spikes[0][0]) >= 12
     assert np.abs(net.output_times(XT, as_times=True) - t_ref).max() < 1e-10
-    _, _, grads = net.loss_and_grad(XT, labels, as_times=True)
-    for g, fd in zip(grads, fd_grads(net, XT, labels)):
-        assert rel_err(g, fd) < 1e-6
+    assert check_network_grad(net, XT, labels)[0] < 1e-6
