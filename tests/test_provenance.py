@@ -173,9 +173,9 @@ def test_tables_mark_rows_from_other_code(two_figures):
     d, claims = two_figures
     md = R.write_results(d, claims)
     rows = {ln.split(" | ")[0][2:]: ln for ln in md.read_text().splitlines() if ln.startswith("| fig")}
-    assert "| 2 | quick |" in rows["figN"] and R.OTHER_CODE_MARK not in rows["figN"]
-    assert f"| 2 {R.OTHER_CODE_MARK} | paper |" in rows["figL"]
-    assert f"| 2 {R.OTHER_CODE_MARK} | quick |" in rows["figO"]
+    assert "| 2 (quick) |" in rows["figN"] and R.OTHER_CODE_MARK not in rows["figN"]
+    assert f"| 2 {R.OTHER_CODE_MARK} (paper) |" in rows["figL"]
+    assert f"| 2 {R.OTHER_CODE_MARK} (quick) |" in rows["figO"]
     assert R.OTHER_CODE_MARK not in rows["figM"]
     assert md.read_text().count(R.OTHER_CODE_NOTE) == 1
     text = md.read_text()
@@ -185,7 +185,7 @@ def test_tables_mark_rows_from_other_code(two_figures):
     readme.write_text(f"intro\n{R.README_START}\nold\n{R.README_END}\nafter the table\n")
     assert R.update_readme(readme, md) is True
     section = readme.read_text().split(R.README_START)[1].split(R.README_END)[0]
-    assert f"| 2 {R.OTHER_CODE_MARK} | paper |" in section and section.rstrip().endswith(R.OTHER_CODE_NOTE)
+    assert f"| 2 {R.OTHER_CODE_MARK} (paper) |" in section and section.rstrip().endswith(R.OTHER_CODE_NOTE)
     assert readme.read_text().endswith(f"{R.README_END}\nafter the table\n")
     # from results.md alone (no results.json beside it) the note comes along with the table
     (d / "results.json").unlink()

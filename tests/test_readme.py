@@ -109,5 +109,5 @@ def test_readme_results_section_is_the_table_of_results_json():
     text = README.read_text()
     assert text.count(R.README_START) == 1 and text.count(R.README_END) == 1
     section = text.split(R.README_START)[1].split(R.README_END)[0]
-    assert section.strip("\n") == "\n".join(R.claims_table(rj["claims"])), (
+    assert section.strip("\n") == "\n".join(R.results_sections(rj["claims"])), (
         "the README's results table is stale: rebuild it with `smoothgrad reproduce --results-only`")
