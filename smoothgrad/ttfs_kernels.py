@@ -6,25 +6,26 @@
 __all__ = ['FASTMATH', 'kernel_jit', 'inline_jit', 'F_EVT', 'F_GT', 'F_TP', 'F_TQM', 'F_TQP', 'F_SPT', 'F_PT', 'F_QT', 'F_U',
            'F_H', 'F_GS', 'F_LAM', 'F_DK', 'F_GE', 'F_GH', 'F_QC', 'F_AW', 'N_FFIELDS', 'I_EVJ', 'I_GS', 'I_SPI',
            'I_SPG', 'I_PERM', 'I_FIRST', 'N_IFIELDS', 'P_T', 'P_KAPPA', 'P_PI', 'P_HALFPI', 'P_REG', 'P_INVB', 'N_PAR',
+           'MODE_FORWARD', 'MODE_LOSS_GRAD', 'MODE_VJP', 'FLAG_OK', 'FLAG_CAPACITY', 'FLAG_ROTATION', 'MAX_SUBSTEPS',
            'CHUNKS', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'Layout',
-           'workspace_layout', 'field', 'insert_sorted', 'input_events', 'record_spikes', 'rotate_layer', 'kick_layer',
-           'layer_forward', 'sort_spikes', 'pseudo_forward', 'sample_outputs', 'pseudo_backward', 'pulse_adjoint',
-           'layer_backward', 'event_adjoints_to_spikes', 'sample_run', 'run_samples', 'FlatParams', 'result_arrays',
-           'CPUBackend']
+           'workspace_layout', 'Batch', 'Work', 'Outputs', 'field', 'insert_sorted', 'input_events', 'record_spikes',
+           'substeps', 'rotate_layer', 'kick_layer', 'layer_forward', 'sort_spikes', 'pseudo_forward', 'sample_outputs',
+           'pseudo_backward', 'pulse_adjoint', 'layer_backward', 'event_adjoints_to_spikes', 'sample_run',
+           'run_samples', 'FlatParams', 'result_arrays', 'check_flags', 'CPUBackend']
 
-# %% ../nbs/05_ttfs.ipynb #23ff054a
+# %% ../nbs/05_ttfs.ipynb #cbbc2467
 import math
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-# %% ../nbs/05_ttfs.ipynb #3f8b90b6
+# %% ../nbs/05_ttfs.ipynb #15f686e2
 FASTMATH = {"contract"}  # LLVM fast-math flags of every CPU kernel (FMA only: reassociation broke determinism)
 kernel_jit = njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 
-# %% ../nbs/05_ttfs.ipynb #d0cb29d7
+# %% ../nbs/05_ttfs.ipynb #d81591fd
 @kernel_jit
 def rotate(p, q, C, S):
     "Free flow: rotate the homogeneous theta state `(p, q)` by the angle with cosine `C` and sine `S`."
@@ -55,22 +56,62 @@ def since_spike(p, q, kappa):
     "Time since the spike of a state `(p, q)` that has just rotated past it (`p <= 0`): `atan2(-p, -q) / kappa`."
     return math.atan2(-p, -q) / kappa
 
-# %% ../nbs/05_ttfs.ipynb #e5b3e504
-(F_EVT, F_GT, F_TP, F_TQM, F_TQP, F_SPT, F_PT, F_QT, F_U, F_H, F_GS, F_LAM, F_DK, F_GE, F_GH, F_QC, F_AW,
- N_FFIELDS) = range(18)  # float fields per layer
-(I_EVJ, I_GS, I_SPI, I_SPG, I_PERM, I_FIRST, N_IFIELDS) = range(7)  # int fields per layer
-(P_T, P_KAPPA, P_PI, P_HALFPI, P_REG, P_INVB, N_PAR) = range(7)  # scalar parameters
+# %% ../nbs/05_ttfs.ipynb #bb7c52af
+# float fields of a layer in `fw` (length in brackets; m: events, g: event groups, s: spikes, n: neurons)
+F_EVT = 0  # [m] presynaptic event times, sorted
+F_GT = 1  # [g] time of each event group (distinct event times)
+F_TP = 2  # [g n] tape: p of each neuron before the group's pulse
+F_TQM = 3  # [g n] tape: q before the pulse
+F_TQP = 4  # [g n] tape: q after the pulse
+F_SPT = 5  # [s] the layer's spike times, in generation order
+F_PT = 6  # [n] state p (at T after the forward pass)
+F_QT = 7  # [n] state q (at T after the forward pass)
+F_U = 8  # [n] pseudo drive u = W r of the previous layer's pseudo rates
+F_H = 9  # [n] pseudo angle h
+F_GS = 10  # [s] adjoints of the spike times
+F_LAM = 11  # [n] lambda = dL/dtheta, walked backwards through the events
+F_DK = 12  # [n] dL/dK of the current pulse
+F_GE = 13  # [m] adjoints of the event times
+F_GH = 14  # [n] adjoint of the pseudo angle h
+F_QC = 15  # [n] scratch: summed kicks of simultaneous events, replayed q
+F_AW = 16  # [n] lambda+ / |v+|^2 of the current pulse
+N_FFIELDS = 17
+# int fields of a layer in `iw`
+I_EVJ = 0  # [m] presynaptic neuron of each event
+I_GS = 1  # [g + 1] first event of each group (and the end of the last)
+I_SPI = 2  # [s] neuron of each spike
+I_SPG = 3  # [s] interval (group before it) of each spike
+I_PERM = 4  # [s] spike (generation order) of each sorted rank
+I_FIRST = 5  # [n] first spike of each neuron (-1: none)
+N_IFIELDS = 6
+# scalar parameters in `par`, in the working dtype
+P_T = 0  # trial length T
+P_KAPPA = 1  # angular speed kappa of free flow
+P_PI = 2  # pi
+P_HALFPI = 3  # pi / 2: the largest rotation of one sub-step
+P_REG = 4  # weight of the loss's regulariser
+P_INVB = 5  # 1 / batch size (the loss is the batch mean)
+N_PAR = 6
+# what a run computes
+MODE_FORWARD = 0  # outputs, loss and prediction only
+MODE_LOSS_GRAD = 1  # and the gradient of the mean loss
+MODE_VJP = 2  # and the vector-Jacobian product of the cotangents GOUT of the output times
+# per-sample status in the `flag` output
+FLAG_OK = 0
+FLAG_CAPACITY = 1  # a workspace list overflowed: the network grows its capacities and runs the batch again
+FLAG_ROTATION = 2  # kappa * dt of a free flow is not finite or needs more than MAX_SUBSTEPS quarter turns
+MAX_SUBSTEPS = 1 << 20  # sub-rotations of one interval at most (kappa T / (pi/2); T / period <= 1000 needs 4000)
 
 
 class Layout(NamedTuple):
-    "Offsets and capacities of the per-sample workspace (see the table above)."
+    "Offsets and capacities of the per-sample workspace (see the table above); a kernel argument."
     FO: np.ndarray  # (L + 1, N_FFIELDS) offsets of the float fields in `fw`
     IO: np.ndarray  # (L + 1, N_IFIELDS) offsets of the int fields in `iw`
     CAP: np.ndarray  # (L + 1, 3) capacities cap_m, cap_g, cap_s per layer
     nf: int  # length of `fw`
     ni: int  # length of `iw`
 
-# %% ../nbs/05_ttfs.ipynb #fa75082c
+# %% ../nbs/05_ttfs.ipynb #315c7c12
 def workspace_layout(sizes, # layer widths (n_in, n_1, ..., n_L)
                      cap_m1:int, # capacity for input events (layer 1's presynaptic events)
                      cap_g1:int, # capacity for distinct input times (layer 1's event groups)
@@ -98,17 +139,43 @@ def workspace_layout(sizes, # layer widths (n_in, n_1, ..., n_L)
             ni += ilen.get(f, n)
     return Layout(FO, IO, CAP, nf, ni)
 
-# %% ../nbs/05_ttfs.ipynb #a64ec6b3
+# %% ../nbs/05_ttfs.ipynb #41155841
+class Batch(NamedTuple):
+    "The inputs of a run; a kernel argument."
+    XT: np.ndarray  # (B, n_in) input spike times (>= T or inf: no spike)
+    LAB: np.ndarray  # (B,) labels (-1: none, no loss)
+    GOUT: np.ndarray  # (B, n_out) cotangents of the output times (MODE_VJP), else unused
+
+
+class Work(NamedTuple):
+    "The workspace of one chunk of samples (one row of each array per chunk in the drivers); a kernel argument."
+    fw: np.ndarray  # float fields of every layer (offsets `Layout.FO`)
+    iw: np.ndarray  # int fields of every layer (offsets `Layout.IO`)
+    cnt: np.ndarray  # (L + 1, 3) counts m, G, S per layer of the current sample
+    gP: np.ndarray  # flat gradient summed over the chunk's samples: W^T/c entries, then theta_0 (at n_w + offset)
+
+
+class Outputs(NamedTuple):
+    "Per-sample results, named as in `result_arrays`; a kernel argument."
+    t_out: np.ndarray  # (B, n_out) output times
+    t_first: np.ndarray  # (B, n_out) first ordinary output spikes (inf: none)
+    loss: np.ndarray  # (B,) loss (if labelled)
+    correct: np.ndarray  # (B,) 1 if the earliest output is the label
+    nspk: np.ndarray  # (B, n_hidden) spikes per hidden neuron
+    nbefore: np.ndarray  # (B,) hidden spikes before the earliest output
+    flag: np.ndarray  # (B,) FLAG_OK, FLAG_CAPACITY or FLAG_ROTATION
+
+# %% ../nbs/05_ttfs.ipynb #23fb0360
 @inline_jit
 def field(w, O, l, f, length):
     "View of field `f` of layer `l` in the workspace `w` (offsets `O`), `length` entries."
     return w[O[l, f]:O[l, f] + length]
 
-# %% ../nbs/05_ttfs.ipynb #9e880e61
+# %% ../nbs/05_ttfs.ipynb #8a552423
 @inline_jit
 def insert_sorted(fw, oe, iw, oi, k, t, j):
     "Stable insertion of time `t` with index `j` behind the `k` sorted entries `fw[oe:oe + k]`, `iw[oi:oi + k]`."
-    while k > 0 and fw[oe + k - 1] > t:
+    while k > 0 and fw[oe + k - 1] > t:  # at most k steps
         fw[oe + k] = fw[oe + k - 1]
         iw[oi + k] = iw[oi + k - 1]
         k -= 1
@@ -117,8 +184,14 @@ def insert_sorted(fw, oe, iw, oi, k, t, j):
 
 
 @kernel_jit
-def input_events(b, XT, par, FO, IO, CAP, fw, iw, cnt):
-    "Input spikes of sample `b` before `T`, sorted by time, as layer 1's events. False on overflow."
+def input_events(b, # sample
+                 XT, # (B, n_in) input spike times
+                 net, # FlatParams
+                 lay, # Layout
+                 ws, # Work
+                ) -> int:
+    "Input spikes of sample `b` before `T`, sorted by time, as layer 1's events. A flag (`FLAG_CAPACITY` on overflow)."
+    par, FO, IO, CAP, fw, iw, cnt = net.par, lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw, ws.cnt
     T = par[P_T]
     oe, oj = FO[1, F_EVT], IO[1, I_EVJ]
     m = 0
@@ -126,16 +199,17 @@ def input_events(b, XT, par, FO, IO, CAP, fw, iw, cnt):
         tj = XT[b, j]
         if tj < T:
             if m >= CAP[1, 0]:
-                return False
+                return FLAG_CAPACITY
             insert_sorted(fw, oe, iw, oj, m, tj, j)
             m += 1
     cnt[1, 0] = m
-    return True
+    return FLAG_OK
 
-# %% ../nbs/05_ttfs.ipynb #8303735c
+# %% ../nbs/05_ttfs.ipynb #d6970cd2
 @kernel_jit
-def record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw):
+def record_spikes(l, t1, G, S, net, lay, ws):
     "Spikes of layer `l` after a rotation ending at `t1` in interval `G`, in neuron order. New count, -1 on overflow."
+    par, LAY, FO, IO, CAP, fw, iw = net.par, net.LAY, lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw
     kappa = par[P_KAPPA]
     opt, oqt, osp = FO[l, F_PT], FO[l, F_QT], FO[l, F_SPT]
     osi, osg, ofi = IO[l, I_SPI], IO[l, I_SPG], IO[l, I_FIRST]
@@ -155,19 +229,36 @@ def record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw):
             fw[oqt + i] = -q1
     return S
 
-# %% ../nbs/05_ttfs.ipynb #bff0cee3
+# %% ../nbs/05_ttfs.ipynb #bc18de6b
 @inline_jit
-def rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw):
-    "Free flow of layer `l` from `t_prev` to `t` (interval `G`), recording spikes. New spike count, -1 on overflow."
+def substeps(beta, # rotation angle kappa * dt, finite, 0 < beta <= half * MAX_SUBSTEPS
+             half, # pi / 2 in the working dtype
+            ) -> int:
+    "The least `n >= 1` with `beta <= half * n`: sub-steps of at most a quarter turn."
+    if beta <= half:  # the common case: events closer than a quarter period
+        return 1
+    n = int(math.ceil(beta / half))
+    if n > 1 and beta <= half * (n - 1):  # the quotient rounded up across an integer
+        n -= 1
+    elif beta > half * n:  # ... or down
+        n += 1
+    return n
+
+# %% ../nbs/05_ttfs.ipynb #af5b109f
+@inline_jit
+def rotate_layer(l, t_prev, t, G, S, net, lay, ws):
+    """Free flow of layer `l` from `t_prev` to `t` (interval `G`), recording spikes. New spike count, or minus a flag:
+    `-FLAG_CAPACITY` on overflow, `-FLAG_ROTATION` if `kappa * (t - t_prev)` is not finite or too large."""
+    par, LAY, FO, fw = net.par, net.LAY, lay.FO, ws.fw
     kappa = par[P_KAPPA]
     half = par[P_HALFPI]
     n = LAY[l, 0]
     P, Q = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n)
     dt = t - t_prev
     beta = kappa * dt
-    nsub = 1
-    while beta > half * nsub:
-        nsub += 1
+    if not beta <= half * MAX_SUBSTEPS:  # also inf and NaN
+        return -FLAG_ROTATION
+    nsub = substeps(beta, half)
     C = math.cos(beta / nsub)
     Sn = math.sin(beta / nsub)
     ddt = dt / nsub
@@ -180,15 +271,16 @@ def rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw):
             Q[i] = q1
             nsp += p1 <= 0
         if nsp > 0:
-            S = record_spikes(l, t1, G, S, par, LAY, FO, IO, CAP, fw, iw)
+            S = record_spikes(l, t1, G, S, net, lay, ws)
             if S < 0:
-                return -1
+                return -FLAG_CAPACITY
     return S
 
-# %% ../nbs/05_ttfs.ipynb #76c08626
+# %% ../nbs/05_ttfs.ipynb #9a1cd133
 @inline_jit
-def kick_layer(l, e, e2, G, WK, LAY, FO, IO, fw, iw):
+def kick_layer(l, e, e2, G, net, lay, ws):
     "Pulse of events `e .. e2 - 1` (group `G`) on layer `l`: summed kicks, tape `(p, q-, q+)`, new state."
+    WK, LAY, FO, IO, fw, iw = net.WK, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw
     n, wo = LAY[l, 0], LAY[l, 1]
     P, Q, QC = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(fw, FO, l, F_QC, n)
     TP = fw[FO[l, F_TP] + G * n:FO[l, F_TP] + (G + 1) * n]
@@ -222,10 +314,15 @@ def kick_layer(l, e, e2, G, WK, LAY, FO, IO, fw, iw):
                 P[i] = P[i] / s
                 Q[i] = Q[i] / s
 
-# %% ../nbs/05_ttfs.ipynb #0f6ae98e
+# %% ../nbs/05_ttfs.ipynb #8c8a7d6d
 @kernel_jit
-def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
-    "Events of layer `l` (sorted, in `fw`/`iw`) -> its spikes, tape and state at T. False on overflow."
+def layer_forward(l, # layer
+                  net, # FlatParams
+                  lay, # Layout
+                  ws, # Work
+                 ) -> int:
+    "Events of layer `l` (sorted, in `fw`/`iw`) -> its spikes, tape and state at T. A flag (`FLAG_OK`, ...)."
+    P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt = net.P0, net.Q0, net.par, net.LAY, lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw, ws.cnt
     T = par[P_T]
     n, no = LAY[l, 0], LAY[l, 2]
     m = cnt[l, 0]
@@ -237,37 +334,38 @@ def layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt):
         FIRST[i] = -1
     t_prev = T * 0  # zero of the working dtype
     e = G = S = 0
-    while True:
+    for _ in range(m + 1):  # one pass per event group (each takes at least one event), the last runs to T
         t = T if e >= m else fw[oe + e]
         if t > t_prev:
-            S = rotate_layer(l, t_prev, t, G, S, par, LAY, FO, IO, CAP, fw, iw)
+            S = rotate_layer(l, t_prev, t, G, S, net, lay, ws)
             if S < 0:
-                return False
+                return -S
         if e >= m:
             break
         if G >= CAP[l, 1]:
-            return False
+            return FLAG_CAPACITY
         e2 = e + 1
-        while e2 < m and fw[oe + e2] == t:
+        while e2 < m and fw[oe + e2] == t:  # at most m - e steps
             e2 += 1
         iw[ogs + G] = e
         fw[og + G] = t
-        kick_layer(l, e, e2, G, WK, LAY, FO, IO, fw, iw)
+        kick_layer(l, e, e2, G, net, lay, ws)
         G += 1
         t_prev = t
         e = e2
     iw[ogs + G] = m
     cnt[l, 1] = G
     cnt[l, 2] = S
-    return True
+    return FLAG_OK
 
-# %% ../nbs/05_ttfs.ipynb #20db14d5
+# %% ../nbs/05_ttfs.ipynb #95a845fd
 @kernel_jit
-def sort_spikes(l, FO, IO, CAP, fw, iw, cnt):
-    "Stable sort of layer `l`'s spikes by time -> events of layer `l + 1`. False on overflow."
+def sort_spikes(l, lay, ws) -> int:
+    "Stable sort of layer `l`'s spikes by time -> events of layer `l + 1`. A flag (`FLAG_CAPACITY` on overflow)."
+    FO, IO, CAP, fw, iw, cnt = lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw, ws.cnt
     S = cnt[l, 2]
     if S > CAP[l + 1, 0]:
-        return False
+        return FLAG_CAPACITY
     osp, osi, ope = FO[l, F_SPT], IO[l, I_SPI], IO[l, I_PERM]
     oe, oj = FO[l + 1, F_EVT], IO[l + 1, I_EVJ]
     for s in range(S):
@@ -275,12 +373,13 @@ def sort_spikes(l, FO, IO, CAP, fw, iw, cnt):
     for k in range(S):
         iw[oj + k] = iw[osi + iw[ope + k]]
     cnt[l + 1, 0] = S
-    return True
+    return FLAG_OK
 
-# %% ../nbs/05_ttfs.ipynb #4b826815
+# %% ../nbs/05_ttfs.ipynb #19d0cd2c
 @kernel_jit
-def pseudo_forward(l, WK, par, LAY, FO, fw):
+def pseudo_forward(l, net, lay, ws):
     "Pseudo drive `u` and pseudo angle `h` of layer `l` from the state at T and the previous layer's `h`."
+    WK, par, LAY, FO, fw = net.WK, net.par, net.LAY, lay.FO, ws.fw
     pi = par[P_PI]
     n, wo = LAY[l, 0], LAY[l, 1]
     P, Q, U, H = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(fw, FO, l, F_U, n), field(fw, FO, l, F_H, n)
@@ -296,13 +395,22 @@ def pseudo_forward(l, WK, par, LAY, FO, fw):
     for i in range(n):
         H[i] = math.atan2(P[i], kick(P[i], Q[i], U[i])[1])
 
-# %% ../nbs/05_ttfs.ipynb #bab5627a
+# %% ../nbs/05_ttfs.ipynb #b747cdf6
 @inline_jit
-def sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF):
-    """Outputs of sample `b` after its forward pass: output times `T_OUT` (first ordinary spike `T_FIRST`, else first
-    pseudospike), hidden spikes before the earliest output `NBEF`, prediction `CORR` and, if `LAB[b] >= 0`, the loss
-    `LOSS`; unless `mode == 0` also the seeds of the backward pass: the cotangents of the output times (`mode == 1`:
-    of the mean loss, else `GOUT[b]`) as spike adjoints `F_GS` or pseudo adjoints `F_GH`."""
+def sample_outputs(b, # sample
+                   mode, # MODE_FORWARD, MODE_LOSS_GRAD or MODE_VJP
+                   batch, # Batch
+                   net, # FlatParams
+                   lay, # Layout
+                   ws, # Work
+                   out, # Outputs
+                  ):
+    """Outputs of sample `b` after its forward pass: output times `t_out` (first ordinary spike `t_first`, else first
+    pseudospike), hidden spikes before the earliest output `nbefore`, prediction `correct` and, if `LAB[b] >= 0`, the
+    loss `loss`; unless `mode == MODE_FORWARD` also the seeds of the backward pass: the cotangents of the output times
+    (`MODE_LOSS_GRAD`: of the mean loss, `MODE_VJP`: `GOUT[b]`) as spike adjoints `F_GS` or pseudo adjoints `F_GH`."""
+    LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt = batch.LAB, batch.GOUT, net.par, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw, ws.cnt
+    T_OUT, T_FIRST, LOSS, CORR, NBEF = out.t_out, out.t_first, out.loss, out.correct, out.nbefore
     L = LAY.shape[0] - 1
     T = par[P_T]
     nL = LAY[L, 0]
@@ -329,13 +437,13 @@ def sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_F
     if lab >= 0:
         tl = T_OUT[b, lab]
         LOSS[b] = math.log(se) - tmin + tl + par[P_REG] * (math.exp(tl / T) - 1)
-    if mode == 0:
+    if mode == MODE_FORWARD:
         return
     ogs, ogh = FO[L, F_GS], FO[L, F_GH]
     for s in range(cnt[L, 2]):
         fw[ogs + s] = 0
     for i in range(nL):
-        if mode == 1:
+        if mode == MODE_LOSS_GRAD:
             gi = -math.exp(tmin - T_OUT[b, i]) / se
             if i == lab:
                 gi += 1 + par[P_REG] * math.exp(T_OUT[b, i] / T) / T
@@ -349,10 +457,11 @@ def sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_F
         else:
             fw[ogh + i] = -gi / par[P_KAPPA]
 
-# %% ../nbs/05_ttfs.ipynb #867c610a
+# %% ../nbs/05_ttfs.ipynb #4a56bcf1
 @kernel_jit
-def pseudo_backward(l, WK, par, LAY, FO, fw, gP):
+def pseudo_backward(l, net, lay, ws):
     "Adjoint of layer `l`'s pseudo path: `lambda(T)` of layer `l`, weight gradients, adjoint of `h` of layer `l - 1`."
+    WK, par, LAY, FO, fw, gP = net.WK, net.par, net.LAY, lay.FO, ws.fw, ws.gP
     pi = par[P_PI]
     n, wo = LAY[l, 0], LAY[l, 1]
     P, Q, U, GH = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(fw, FO, l, F_U, n), field(fw, FO, l, F_GH, n)
@@ -373,10 +482,11 @@ def pseudo_backward(l, WK, par, LAY, FO, fw, gP):
                 gr += W[i] * DK[i]
             GHp[j] = gr / pi
 
-# %% ../nbs/05_ttfs.ipynb #201baa9d
+# %% ../nbs/05_ttfs.ipynb #f93098ba
 @inline_jit
-def pulse_adjoint(l, g, need_ge, WK, par, LAY, FO, IO, fw, iw, gP):
+def pulse_adjoint(l, g, need_ge, net, lay, ws):
     "Adjoint of group `g`'s pulse on layer `l`: updates `F_LAM`, adds weight gradients, writes event adjoints `F_GE`."
+    WK, par, LAY, FO, IO, fw, iw, gP = net.WK, net.par, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw, ws.gP
     kappa = par[P_KAPPA]
     n, wo = LAY[l, 0], LAY[l, 1]
     TP = fw[FO[l, F_TP] + g * n:FO[l, F_TP] + (g + 1) * n]
@@ -414,22 +524,28 @@ def pulse_adjoint(l, g, need_ge, WK, par, LAY, FO, IO, fw, iw, gP):
         for i in range(n):
             GW[i] += DK[i]
 
-# %% ../nbs/05_ttfs.ipynb #f4770194
+# %% ../nbs/05_ttfs.ipynb #3fb4db5d
 @kernel_jit
-def layer_backward(l, need_ge, WK, par, LAY, FO, IO, fw, iw, cnt, gP, n_w):
+def layer_backward(l, # layer
+                   need_ge:bool, # compute the event-time adjoints `F_GE` (not for layer 1: inputs are fixed)
+                   net, # FlatParams
+                   lay, # Layout
+                   ws, # Work
+                  ):
     "Adjoint of layer `l`'s events: `F_LAM` holds dL/dtheta(T), `F_GS` the spike adjoints; writes `F_GE`."
+    par, LAY, n_w, FO, IO, fw, iw, cnt, gP = net.par, net.LAY, net.n_w, lay.FO, lay.IO, ws.fw, ws.iw, ws.cnt, ws.gP
     kappa = par[P_KAPPA]
     olam, ogsp, osi, osg = FO[l, F_LAM], FO[l, F_GS], IO[l, I_SPI], IO[l, I_SPG]
     s = cnt[l, 2] - 1
     g = cnt[l, 1]
-    while True:
-        while s >= 0 and iw[osg + s] == g:
+    for _ in range(cnt[l, 1] + 1):  # the intervals after groups G, G - 1, ..., 0
+        while s >= 0 and iw[osg + s] == g:  # at most S steps in all
             fw[olam + iw[osi + s]] -= fw[ogsp + s] / kappa
             s -= 1
         if g == 0:
             break
         g -= 1
-        pulse_adjoint(l, g, need_ge, WK, par, LAY, FO, IO, fw, iw, gP)
+        pulse_adjoint(l, g, need_ge, net, lay, ws)
     n, no = LAY[l, 0], LAY[l, 2]
     G0, LAM = gP[n_w + no:n_w + no + n], field(fw, FO, l, F_LAM, n)
     for i in range(n):
@@ -437,27 +553,37 @@ def layer_backward(l, need_ge, WK, par, LAY, FO, IO, fw, iw, cnt, gP, n_w):
 
 
 @kernel_jit
-def event_adjoints_to_spikes(l, FO, IO, fw, iw, cnt):
+def event_adjoints_to_spikes(l, lay, ws):
     "Adjoints of layer `l`'s event times (sorted order) -> adjoints of layer `l - 1`'s spikes (generation order)."
+    FO, IO, fw, iw, cnt = lay.FO, lay.IO, ws.fw, ws.iw, ws.cnt
     oge, ope, ogsp = FO[l, F_GE], IO[l - 1, I_PERM], FO[l - 1, F_GS]
     for e in range(cnt[l, 0]):
         fw[ogsp + iw[ope + e]] = fw[oge + e]
 
-# %% ../nbs/05_ttfs.ipynb #995d0631
+# %% ../nbs/05_ttfs.ipynb #d9fbc692
 @kernel_jit
-def sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt, gP, n_w,
-               T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG):
-    "Simulate sample `b` (forward, outputs and, if `mode > 0`, backward into `gP`); `FLAG[b] = 1` on overflow."
+def sample_run(b, # sample
+               mode, # MODE_FORWARD, MODE_LOSS_GRAD or MODE_VJP
+               batch, # Batch
+               net, # FlatParams
+               lay, # Layout
+               ws, # Work (of the sample's chunk)
+               out, # Outputs
+              ):
+    "Simulate sample `b` (forward, outputs and, unless `MODE_FORWARD`, backward into `ws.gP`); sets `out.flag[b]`."
+    LAY, IO, iw, cnt, NSPK = net.LAY, lay.IO, ws.iw, ws.cnt, out.nspk
     L = LAY.shape[0] - 1
-    ok = input_events(b, XT, par, FO, IO, CAP, fw, iw, cnt)
+    flag = input_events(b, batch.XT, net, lay, ws)
     for l in range(1, L + 1):
-        ok = ok and layer_forward(l, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw, cnt)
-        ok = ok and (l == L or sort_spikes(l, FO, IO, CAP, fw, iw, cnt))
-    FLAG[b] = 0 if ok else 1
-    if not ok:
+        if flag == FLAG_OK:
+            flag = layer_forward(l, net, lay, ws)
+        if flag == FLAG_OK and l < L:
+            flag = sort_spikes(l, lay, ws)
+    out.flag[b] = flag
+    if flag != FLAG_OK:
         return
     for l in range(1, L + 1):
-        pseudo_forward(l, WK, par, LAY, FO, fw)
+        pseudo_forward(l, net, lay, ws)
     col = 0
     for l in range(1, L):  # hidden spike counts
         for i in range(LAY[l, 0]):
@@ -465,33 +591,39 @@ def sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, fw, iw
         for s in range(cnt[l, 2]):
             NSPK[b, col + iw[IO[l, I_SPI] + s]] += 1
         col += LAY[l, 0]
-    sample_outputs(b, mode, LAB, GOUT, par, LAY, FO, IO, fw, iw, cnt, T_OUT, T_FIRST, LOSS, CORR, NBEF)
-    if mode == 0:
+    sample_outputs(b, mode, batch, net, lay, ws, out)
+    if mode == MODE_FORWARD:
         return
     for l in range(L, 0, -1):
-        pseudo_backward(l, WK, par, LAY, FO, fw, gP)
-        layer_backward(l, l > 1, WK, par, LAY, FO, IO, fw, iw, cnt, gP, n_w)
+        pseudo_backward(l, net, lay, ws)
+        layer_backward(l, l > 1, net, lay, ws)
         if l > 1:
-            event_adjoints_to_spikes(l, FO, IO, fw, iw, cnt)
+            event_adjoints_to_spikes(l, lay, ws)
 
-# %% ../nbs/05_ttfs.ipynb #c7c1a9f2
+# %% ../nbs/05_ttfs.ipynb #2d1c1533
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
-def run_samples(mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW, IW, CNT, GP, n_w,
-                T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG):
+def run_samples(mode, # MODE_FORWARD, MODE_LOSS_GRAD or MODE_VJP
+                batch, # Batch
+                net, # FlatParams
+                lay, # Layout
+                chunks, # Work with one row per chunk: (nch, nf), (nch, ni), (nch, L + 1, 3), (nch, n_grad)
+                out, # Outputs
+               ):
     "`sample_run` for every sample, chunk `c` of the batch on workspace row `c` (parallel over chunks)."
-    B = XT.shape[0]
+    B = batch.XT.shape[0]
+    FW, IW, CNT, GP = chunks  # unpacked outside the parallel loop: numba 0.6x drops writes through a record's field there
     nch = FW.shape[0]
     for c in prange(nch):
         GP[c, :] = 0
+        ws = Work(FW[c], IW[c], CNT[c], GP[c])
         for b in range(c * B // nch, (c + 1) * B // nch):
-            sample_run(b, mode, XT, LAB, GOUT, WK, P0, Q0, par, LAY, FO, IO, CAP, FW[c], IW[c], CNT[c], GP[c], n_w,
-                       T_OUT, T_FIRST, LOSS, CORR, NSPK, NBEF, FLAG)
+            sample_run(b, mode, batch, net, lay, ws, out)
 
-# %% ../nbs/05_ttfs.ipynb #f242a807
+# %% ../nbs/05_ttfs.ipynb #4e7724fa
 CHUNKS = 64  # chunks of a batch (each with its own gradient buffer); fixed, so results do not depend on threads
 SERIAL_WORK = 2_000_000  # batch size x weights below which the chunks run on one thread
 
-# %% ../nbs/05_ttfs.ipynb #3c2b8f21
+# %% ../nbs/05_ttfs.ipynb #a3575c1a
 class FlatParams(NamedTuple):
     "The network's parameters and scalars as the kernels read them."
     WK: np.ndarray  # W^T / c of every layer, flattened
@@ -502,14 +634,33 @@ class FlatParams(NamedTuple):
     n_w: int  # number of weights (offset of the initial-phase gradients)
 
 
-def result_arrays(alloc, B, sizes, dtype):
-    "Per-sample result arrays of a backend, from `alloc(shape, dtype)` (zero-filled)."
+def result_arrays(alloc, # allocator alloc(shape, dtype) of zero-filled arrays (NumPy or device)
+                  B:int, # batch size
+                  sizes, # layer widths
+                  dtype, # the working float dtype
+                 ) -> dict:
+    "Per-sample result arrays of a backend, by the names of `Outputs`."
     n_hid = sum(sizes[1:-1])
     return dict(t_out=alloc((B, sizes[-1]), dtype), t_first=alloc((B, sizes[-1]), dtype), loss=alloc(B, dtype),
                 correct=alloc(B, np.int64), nspk=alloc((B, max(n_hid, 1)), np.int64), nbefore=alloc(B, np.int64),
                 flag=alloc(B, np.int64))
 
-# %% ../nbs/05_ttfs.ipynb #e67f3a1c
+
+def check_flags(flag, # the per-sample `flag` output of a run
+                flat:FlatParams, # the network's parameters of that run
+               ):
+    """Raise a ValueError for a sample that stopped with `FLAG_ROTATION` (parameters the dtype cannot represent);
+    `FLAG_CAPACITY` stays for the caller, which grows the workspace."""
+    if (flag == FLAG_ROTATION).any():
+        kappa, T = float(flat.par[P_KAPPA]), float(flat.par[P_T])
+        raise ValueError(f"neuron: the free flow of one trial turns by kappa * T = {kappa * T:.3g} rad (kappa = "
+                         f"{kappa:.3g}, T = {T:.3g}) in {flat.par.dtype.name}, not finite or more than MAX_SUBSTEPS = "
+                         f"{MAX_SUBSTEPS} quarter turns: the neuron's time scale is beyond this dtype (choose a larger "
+                         "tau, a shorter T, or float64)")
+    if ((flag != FLAG_OK) & (flag != FLAG_CAPACITY)).any():
+        raise RuntimeError(f"unknown kernel flag {int(flag.max())}: a kernel bug")
+
+# %% ../nbs/05_ttfs.ipynb #9f2c0244
 class CPUBackend:
     "The CPU kernels: `run_samples` on at most `CHUNKS` chunks (whatever the threads), workspaces cached between calls."
     name = "cpu"
@@ -526,19 +677,18 @@ class CPUBackend:
         sizes = [int(n) for n in flat.LAY[:, 0]]
         nch = min(B, CHUNKS)
         ng = flat.n_w + sum(sizes[1:]) if mode else 1
-        FW, IW, CNT, GP = self._workspace(nch, layout.nf, layout.ni, L, ng, dtype)
+        chunks = self._workspace(nch, layout.nf, layout.ni, L, ng, dtype)
         out = result_arrays(np.zeros, B, sizes, dtype)
         threads = numba.get_num_threads()
         numba.set_num_threads(1 if B * len(flat.WK) < SERIAL_WORK else threads)
         try:
-            run_samples(mode, XT, LAB, GOUT, flat.WK, flat.P0, flat.Q0, flat.par, flat.LAY, layout.FO,
-                        layout.IO, layout.CAP, FW, IW, CNT, GP, flat.n_w, out["t_out"], out["t_first"],
-                        out["loss"], out["correct"], out["nspk"], out["nbefore"], out["flag"])
+            run_samples(mode, Batch(XT, LAB, GOUT), flat, layout, chunks, Outputs(**out))
         finally:
             numba.set_num_threads(threads)
+        check_flags(out["flag"], flat)
         out["nspk"] = out["nspk"][:, :sum(sizes[1:-1])]
         if mode:
-            out["grad"] = GP.sum(axis=0, dtype=np.float64)
+            out["grad"] = chunks.gP.sum(axis=0, dtype=np.float64)
         return out
 
     def _workspace(self, nch, nf, ni, L, ng, dtype):
@@ -546,6 +696,6 @@ class CPUBackend:
         if key not in self._ws:
             if len(self._ws) >= 4:
                 self._ws.clear()
-            self._ws[key] = (np.empty((nch, nf), dtype), np.empty((nch, ni), np.int64),
-                             np.zeros((nch, L + 1, 3), np.int64), np.empty((nch, ng), dtype))
+            self._ws[key] = Work(np.empty((nch, nf), dtype), np.empty((nch, ni), np.int64),
+                                 np.zeros((nch, L + 1, 3), np.int64), np.empty((nch, ng), dtype))
         return self._ws[key]
