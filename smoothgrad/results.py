@@ -393,7 +393,8 @@ CLAIMS += [
           authors="loss_trial20000_1based"),
     claim("figS7", "final_t_target_published_inputs", "step-size search: max |t - t*| of the learned spikes at the "
           "end (published inputs)", 0.15, "about 1.5 ms (S7(b))", tolerance=0.05, units=TAU,
-          paper_source=_DEV.split(";")[0] + "; S7(b): about 1.5 ms; +- 0.5 ms", chaos="final_t_target_perturbed",
+          paper_source="rendering: Fig. S7(b), spike and target ticks at the end of training (trial 20,000), "
+          "0.78 ms per px: about 1.5 ms; +- 0.5 ms", chaos="final_t_target_perturbed",
           setup={"n_trials": 20000}, authors="final_max_abs_t_minus_target_tau"),
     claim("figS7", "surplus_leave_trial_published_inputs", "step-size search: trial from which on the surplus output "
           "stays out of the trial (published inputs)", 400.0, "about 4e2", factor=1.3, units="trials",
@@ -413,27 +414,35 @@ CLAIMS += [
 # %% ../nbs/10_results.ipynb #ed52f069
 CLAIMS += [
     claim("fig4", "acc_pseudo_before", "test accuracy counting pseudospikes, before training", 0.104,
-          "0.104 +- 0.007", tolerance=0.014, setup=_FIG4_BEFORE, units="fraction", paper_source=_TEXT),
+          "0.104 +- 0.007", tolerance=0.014, setup=_FIG4_BEFORE, units="fraction", paper_source=_TEXT,
+          authors="acc_pseudo_before"),
     claim("fig4", "acc_pseudo_after", "test accuracy counting pseudospikes, after training", 0.976,
-          "0.976 +- 0.001", tolerance=0.002, setup=_FIG4_AFTER, units="fraction", paper_source=_TEXT),
+          "0.976 +- 0.001", tolerance=0.002, setup=_FIG4_AFTER, units="fraction", paper_source=_TEXT,
+          authors="acc_pseudo_after"),
     claim("fig4", "acc_ordinary_argmin_before", "test accuracy with ordinary spikes only, before training (paper's "
           "convention: argmin of min(t, T), all-silent -> class 0)", 0.098, "0.098", setup=_FIG4_BEFORE,
-          units="fraction", paper_source=_TEXT, note=_ARGMIN + " (0.098 = the share of zeros in the MNIST test set)"),
+          units="fraction", paper_source=_TEXT, note=_ARGMIN + " (0.098 = the share of zeros in the MNIST test set)",
+          authors="acc_ordinary_argmin_before"),
     claim("fig4", "acc_ordinary_argmin_after", "test accuracy with ordinary spikes only, after training (paper's "
           "convention)", 0.973, "0.973 +- 0.001", tolerance=0.002, setup=_FIG4_AFTER, units="fraction",
-          paper_source=_TEXT, note=_ARGMIN),
+          paper_source=_TEXT, note=_ARGMIN,
+          authors="acc_ordinary_argmin_after"),
     claim("fig4", "hidden_rate_before", "hidden spikes per neuron per sample, before training", 0.0, "0.000",
           setup=_FIG4_BEFORE, units="spikes / neuron / sample", paper_source=_TEXT),
     claim("fig4", "hidden_rate_after", "hidden spikes per neuron per sample, after training", 0.417,
-          "0.417 +- 0.012", tolerance=0.024, setup=_FIG4_AFTER, units="spikes / neuron / sample", paper_source=_TEXT),
+          "0.417 +- 0.012", tolerance=0.024, setup=_FIG4_AFTER, units="spikes / neuron / sample", paper_source=_TEXT,
+          authors="hidden_rate_after"),
     claim("fig4", "hidden_rate_first_before", "same, before the first output spike, before training", 0.0, "0.000",
           setup=_FIG4_BEFORE, units="spikes / neuron / sample", paper_source=_TEXT),
     claim("fig4", "hidden_rate_first_after", "same, before the first output spike, after training", 0.317,
-          "0.317 +- 0.010", tolerance=0.020, setup=_FIG4_AFTER, units="spikes / neuron / sample", paper_source=_TEXT),
+          "0.317 +- 0.010", tolerance=0.020, setup=_FIG4_AFTER, units="spikes / neuron / sample", paper_source=_TEXT,
+          authors="hidden_rate_first_after"),
     claim("fig4", "hidden_silent_before", "fraction of hidden neurons silent on every test sample, before", 0.997,
-          "0.997 +- 0.003", tolerance=0.006, setup=_FIG4_BEFORE, units="fraction", paper_source=_TEXT),
+          "0.997 +- 0.003", tolerance=0.006, setup=_FIG4_BEFORE, units="fraction", paper_source=_TEXT,
+          authors="hidden_silent_before"),
     claim("fig4", "hidden_silent_after", "fraction of hidden neurons silent on every test sample, after", 0.0,
-          "0.000", setup=_FIG4_AFTER, units="fraction", paper_source=_TEXT),
+          "0.000", setup=_FIG4_AFTER, units="fraction", paper_source=_TEXT,
+          authors="hidden_silent_after"),
     claim("fig4", "acc_ordinary_before", "test accuracy with ordinary spikes only, before training (ours: silent "
           "or tied outputs count as wrong)", None, "0.098 (paper's convention: its own row)", kind="beyond",
           units="fraction", paper_source="-", note=_OURS),
@@ -534,7 +543,8 @@ def summarize_value(v, n_seeds=None) -> dict:
         out.update(kind="ensemble" if ens else "seeds", value=_as_number(v["median" if ens else "mean"]),
                    std=_as_number(v.get("std")), low=_as_number(v.get("low")), high=_as_number(v.get("high")))
         runs = v.get("runs")
-        out["n_runs"] = v.get("n_runs") or (len(runs) if isinstance(runs, list) else None) or (None if ens else n_seeds)
+        out["n_runs"] = (v["n_runs"] if "n_runs" in v else (len(runs) if isinstance(runs, list) else None)
+                         or (None if ens else n_seeds))
         if not ens and (out["low"] is None or out["high"] is None) and out["std"] is not None and out["value"] is not None:
             out["low"], out["high"] = out["value"] - 2 * out["std"], out["value"] + 2 * out["std"]
         return out
@@ -653,7 +663,7 @@ def agreement(c, # a claim (see `claim`)
     None, with the reason, when the run is not the paper's setup or there is nothing to compare."""
     paper = c["paper"]
     if paper is None:
-        return None, ("beyond the paper: no paper number" if c.get("kind") == "beyond"
+        return None, ("no paper number" if c.get("kind") == "beyond"
                       else "the paper states no number for this row")
     if s["kind"] == "missing":
         return None, "not reported"
@@ -841,8 +851,10 @@ def _fmt_record(r) -> str:
         return f"{_fmt(r['value'])}{sd} (mean, {r['n_runs'] or '?'} seeds)"
     if vk == "ensemble":
         return f"median {_fmt(r['value'])}, 10-90 %: [{_fmt(r['low'])}, {_fmt(r['high'])}] ({r['n_runs'] or '?'} runs)"
+    if vk == "number" and _as_number(r["value"]) is not None and math.isnan(_as_number(r["value"])):
+        return "n/a (the run is shorter than this trial)"
     text = "not reported" if vk == "missing" else _fmt(r["value"])
-    runs = [x for x in (r.get("chaos_runs") or []) if _as_number(x) is not None]
+    runs = [x for x in (r.get("chaos_runs") or []) if _as_number(x) is not None and math.isfinite(_as_number(x))]
     if runs:
         xs = [_as_number(x) for x in runs]
         text += f" (perturbed reruns: {_fmt(min(xs))} to {_fmt(max(xs))}, {len(xs)} runs)"

@@ -625,7 +625,7 @@ PAPER = {
     "figS7": dict(n_trials=20_000, inputs=None, lr=1e-2, decay=None, beta2=0.99, step_search=True),
 }  # keyword arguments of train_single_neuron (fig2) and train_recurrent (the others), as published (S7: see text)
 QUICK = {**PAPER, "figS7": dict(PAPER["figS7"], n_trials=5000)}  # figure notebooks' default
-ENSEMBLE = {  # ensembles of the recurrent figures: runs, and trials per run where they differ from the example run
-    "paper": {"fig3": dict(n_runs=10), "figS6": dict(n_runs=10), "figS7": dict(n_runs=10)},
-    "quick": {"fig3": dict(n_runs=5), "figS6": dict(n_runs=5), "figS7": dict(n_runs=5)},
+ENSEMBLE = {  # besides the published-inputs run: 1e-12-perturbed reruns (its chaotic spread) and random tasks
+    mode: {name: dict(n_perturbed=4, n_random=n_random) for name in ("fig3", "figS6", "figS7")}
+    for mode, n_random in (("paper", 5), ("quick", 2))
 }
