@@ -196,9 +196,13 @@ def _check_layered(neuron, weights, input_times, input_sources, T1, d, x0, a0, k
         x0 = [None] * len(Ws)
     elif len(x0) != len(Ws):
         raise ValueError("x0 must hold one (2, N_l) array per layer")
-    if a0 is None and (math.pi * p.tau * d) ** 2 == 0.0:
-        raise ValueError(f"d = {d} is too small: the default drive a0 = (pi tau d)^2 underflows; pass a0")
-    a0 = (math.pi * p.tau * d) ** 2 if a0 is None else float(float_array("a0", a0))
+    if a0 is None:
+        a0 = (math.pi * p.tau * d) * (math.pi * p.tau * d)  # `**` would raise a bare OverflowError
+        if a0 == 0.0 or not math.isfinite(a0):
+            raise ValueError(f"d = {d} is too {'small' if a0 == 0.0 else 'large'}: the default drive "
+                             f"a0 = (pi tau d)^2 {'underflows' if a0 == 0.0 else 'overflows'}; pass a0")
+    else:
+        a0 = float(float_array("a0", a0))
     kappa = float(float_array("kappa", kappa))
     if not (math.isfinite(a0) and math.isfinite(kappa) and a0 >= 0 and kappa >= 0 and a0 + kappa > 0):
         raise ValueError(f"the pseudo drive needs finite a0 >= 0, kappa >= 0, not both 0 (got a0={a0}, kappa={kappa})")

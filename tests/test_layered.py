@@ -186,3 +186,11 @@ def test_layered_vjp_rows():
         for l in range(len(W)):
             assert np.array_equal(gs["weights"][l][r], g["weights"][l])
             assert np.array_equal(gs["x0"][l][r], g["x0"][l])
+
+
+@pytest.mark.parametrize("d, word", [(1e300, "too large"), (1e-300, "too small")])
+def test_extreme_d_is_a_clear_error(d, word):
+    from smoothgrad import QIF, layered_output_times
+
+    with pytest.raises(ValueError, match=f"d = .* is {word}"):
+        layered_output_times(QIF(1.0), [np.full((2, 1), 3.0)], [0.5], [0], 10.0, d, 2)
