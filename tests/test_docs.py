@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,4 +225,13 @@ def test_screenshot(site, name):
     png.unlink(missing_ok=True)
     _chromium((site / f"{name}.html").as_uri(), f"--screenshot={png}", "--window-size=1200,1600",
               "--hide-scrollbars")
-    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from matplotlib.image import imread
+
+    img = imread(png)[..., :3]  # the rendered page: not blank, text and figures in more than a sliver of it
+    assert img.shape[:2] == (1600, 1200), img.shape
+    colours, counts = np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0, return_counts=True)
+    background = colours[counts.argmax()]
+    inked = np.any(np.abs(img * 255 - background) > 40, axis=-1)
+    assert inked.mean() > 0.02, f"{name}: the page looks blank ({inked.mean():.3%} of the pixels differ from the background)"
+    assert inked[:, 300:].any(axis=0).mean() > 0.3, f"{name}: nothing in the main column"

@@ -6,11 +6,11 @@ import math
 import os
 import subprocess
 import sys
-import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
+from test_hardening_data import peak_mib  # one helper for peak memory
 
 import smoothgrad.core as core
 import smoothgrad.ttfs as ttfs
@@ -281,17 +281,6 @@ def _write_zip(path, members, compress=zipfile.ZIP_STORED):
     return path
 
 
-def _peak_mib(fn):
-    "(result or exception, peak traced allocation in MiB) of `fn()`."
-    tracemalloc.start()
-    try:
-        try:
-            out = fn()
-        except Exception as err:  # noqa: BLE001
-            out = err
-        return out, tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
 
 
 def _small():
@@ -304,7 +293,7 @@ def test_declared_widths_without_the_data_allocate_nothing(tmp_path):
     m["sizes.npy"] = _npy(np.array([784, 100000, 10], np.int64))
     p = _write_zip(tmp_path / "wide.npz", m)
     assert p.stat().st_size < 4096
-    err, peak = _peak_mib(lambda: TTFSNetwork.load(p))
+    err, peak = peak_mib(lambda: TTFSNetwork.load(p))
     assert isinstance(err, ValueError) and "wide.npz" in str(err), err
     assert peak < 5, peak
 
@@ -316,7 +305,7 @@ def test_a_header_claiming_a_large_array_is_not_believed(tmp_path):
     np.lib.format.write_array_header_1_0(hdr, {"descr": "<f8", "fortran_order": False, "shape": (4, 6)})
     m["weights_0.npy"] = hdr.getvalue() + b"\0" * 10  # declares 192 bytes, holds 10
     p = _write_zip(tmp_path / "short.npz", m)
-    err, peak = _peak_mib(lambda: TTFSNetwork.load(p))
+    err, peak = peak_mib(lambda: TTFSNetwork.load(p))
     assert isinstance(err, ValueError) and "short.npz" in str(err) and "weights_0" in str(err), err
     assert peak < 5
 
@@ -326,7 +315,7 @@ def test_unexpected_members_are_refused_unread(tmp_path):
     m["extra.npy"] = b"\0" * (32 * 2**20)  # 32 MiB, deflated to a few KiB
     p = _write_zip(tmp_path / "extra.npz", m, zipfile.ZIP_DEFLATED)
     assert p.stat().st_size < 2**20
-    err, peak = _peak_mib(lambda: TTFSNetwork.load(p))
+    err, peak = peak_mib(lambda: TTFSNetwork.load(p))
     assert isinstance(err, ValueError) and "extra.npy" in str(err) and "not written by save" in str(err), err
     assert peak < 5, peak
 
@@ -337,7 +326,7 @@ def test_oversized_member_is_refused_from_the_zip_directory(tmp_path):
     m = _members(net)
     m["weights_1.npy"] = _npy(net.weights[1]) + b"\0" * (32 * 2**20)
     p = _write_zip(tmp_path / "fat.npz", m, zipfile.ZIP_DEFLATED)
-    err, peak = _peak_mib(lambda: TTFSNetwork.load(p))
+    err, peak = peak_mib(lambda: TTFSNetwork.load(p))
     assert isinstance(err, ValueError) and "weights_1.npy" in str(err) and "more than" in str(err), err
     assert peak < 5, peak
 

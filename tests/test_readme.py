@@ -14,11 +14,17 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_readme_has_two_quick_start_commands():
+def test_ci_runs_the_readme_quick_start_in_its_order():
+    "The README's quick start is two commands (figures, then tests), and CI runs exactly those first, in that order."
     text = README.read_text()
-    quick = text.split("## Quick start", 1)[1].split("##", 1)[0]
-    commands = [line.strip().split("#")[0].strip() for line in quick.splitlines() if line.startswith("    make")]
-    assert commands == ["make figures", "make test"]
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split("#")[0].strip() for line in quick.splitlines() if line.startswith("    ")]
+    commands = [c for c in commands if c]
+    assert len(commands) == 2 and "figures" in commands[0] and "test" in commands[1], commands
+    ci = [line.strip() for line in (README.parent / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.strip().startswith("#")]
+    ci_make = [line for line in ci if line.startswith(("make ", ".venv/bin/smoothgrad ", "smoothgrad "))]
+    assert ci_make[:2] == commands, (ci_make, commands)
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
