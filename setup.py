@@ -6,6 +6,7 @@ experiment notebooks), `notebooks` (`notebooks_requirements`: `jupyter lab` on t
 test builds a wheel offline) and `all`.
 A wheel carries the experiment notebooks (nbs/experiments) as package data in smoothgrad/experiments.
 """
+import re
 import shutil
 import tomllib
 from configparser import ConfigParser
@@ -20,12 +21,15 @@ cfg.read(ROOT / "settings.ini", encoding="utf8")
 c = cfg["DEFAULT"]
 
 STATUSES = "1 - Planning,2 - Pre-Alpha,3 - Alpha,4 - Beta,5 - Production/Stable,6 - Mature,7 - Inactive".split(",")
-LICENSES = {  # nbdev's names -> (licence name, trove classifier)
-    "apache2": ("Apache-2.0", "License :: OSI Approved :: Apache Software License"),
-    "mit": ("MIT", "License :: OSI Approved :: MIT License"),
-    "gpl3": ("GPL-3.0-only", "License :: OSI Approved :: GNU General Public License v3 (GPLv3)"),
-    "bsd3": ("BSD-3-Clause", "License :: OSI Approved :: BSD License"),
+LICENSES = {  # SPDX licence expression (settings.ini `license`) -> trove classifier, for setuptools < 77
+    "Apache-2.0": "License :: OSI Approved :: Apache Software License",
+    "MIT": "License :: OSI Approved :: MIT License",
+    "GPL-3.0-only": "License :: OSI Approved :: GNU General Public License v3 (GPLv3)",
+    "BSD-3-Clause": "License :: OSI Approved :: BSD License",
 }
+NBDEV_LICENSES = {"apache2": "Apache-2.0", "mit": "MIT", "gpl3": "GPL-3.0-only", "bsd3": "BSD-3-Clause"}  # older names
+# setuptools >= 77 (PEP 639) takes the licence as an SPDX expression and deprecates the licence classifiers
+LICENSE_EXPRESSIONS = tuple(int(x) for x in re.findall(r"\d+", setuptools.__version__)[:2]) >= (77, 0)
 PYTHONS = "3.11 3.12 3.13".split()
 
 
@@ -38,12 +42,14 @@ def union(*lists):
     return list(dict.fromkeys(r for lst in lists for r in lst))
 
 
-lic_name, lic_classifier = LICENSES[c["license"]]
+lic_name = NBDEV_LICENSES.get(c["license"], c["license"])
+if lic_name not in LICENSES:
+    raise SystemExit(f"settings.ini: license = {c['license']!r} is not one of {', '.join(LICENSES)} (SPDX)")
 min_python = c["min_python"]
 classifiers = [
     f"Development Status :: {STATUSES[int(c['status']) - 1]}",
     f"Intended Audience :: {c['audience']}",
-    lic_classifier,
+    *([] if LICENSE_EXPRESSIONS else [LICENSES[lic_name]]),
     f"Natural Language :: {c['language']}",
     "Operating System :: OS Independent",
     "Programming Language :: Python :: 3",
@@ -58,6 +64,19 @@ build_requirements = tomllib.loads((ROOT / "pyproject.toml").read_text())["build
 extras["dev"] = union(extras["figures"], reqs("dev_requirements"), build_requirements)  # tests build a wheel
 extras["all"] = union(*extras.values())
 project_urls = dict(u.split("=", 1) for u in reqs("project_urls"))
+
+
+def long_description(readme: str) -> str:
+    """README.md for the package index: relative image links (`![..](figures/fig1.png)`, `<img src="...">`) become
+    absolute URLs of the repository's raw files (settings.ini `git_url` at `branch`), which a long description needs
+    (it is shown away from the repository). Absolute URLs and anchors stay as they are."""
+    if not c["git_url"].startswith("https://github.com/"):
+        return readme
+    raw = c["git_url"].replace("https://github.com/", "https://raw.githubusercontent.com/", 1).rstrip("/")
+    base = f"{raw}/{c['branch']}/"
+    relative = r"(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)"  # no scheme (https:, data:), not rooted, not an anchor
+    readme = re.sub(rf"(!\[[^\]]*\]\(\s*){relative}(?:\./)?", lambda m: m.group(1) + base, readme)
+    return re.sub(rf"(<img\b[^>]*?\bsrc=[\"']){relative}(?:\./)?", lambda m: m.group(1) + base, readme)
 
 
 class build_py_with_notebooks(build_py):
@@ -79,13 +98,13 @@ setuptools.setup(
     name=c["lib_name"],
     version=c["version"],
     description=c["description"],
-    long_description=(ROOT / "README.md").read_text(encoding="utf8"),
+    long_description=long_description((ROOT / "README.md").read_text(encoding="utf8")),
     long_description_content_type="text/markdown",
     keywords=c["keywords"],
     author=c["author"],
     url=c["git_url"],
     project_urls=project_urls,
-    license=lic_name,
+    **({"license_expression": lic_name} if LICENSE_EXPRESSIONS else {"license": lic_name}),
     license_files=["LICENSE"],
     classifiers=classifiers,
     python_requires=">=" + min_python,

@@ -6,6 +6,8 @@ configuration and static files. Nothing is fetched from the network: MathJax 2 c
 """
 
 import configparser
+import inspect
+import re
 import shutil
 from pathlib import Path
 
@@ -21,7 +23,7 @@ author = _cfg.get("author", "")
 copyright = _cfg.get("copyright", "")
 release = version = _cfg.get("version", "")
 
-extensions = ["myst_nb", "sphinx.ext.mathjax"]
+extensions = ["myst_nb", "sphinx.ext.mathjax", "sphinx.ext.autodoc"]
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 
@@ -51,6 +53,12 @@ mathjax2_config = {
 html_js_files = ["mathjax_done.js"]
 html_css_files = ["custom.css"]
 
+# the API reference (api/*.rst, written by scripts/docs.py from each module's __all__): every public function,
+# class and method, with an entry in the general index (genindex)
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_preserve_defaults = True
+
 html_theme = "sphinx_book_theme"
 html_title = project
 html_theme_options = {
@@ -59,9 +67,37 @@ html_theme_options = {
     "use_download_button": True,
     "use_fullscreen_button": False,
     "navigation_with_keys": False,
+    # one search box, the sidebar's: no second one in the header bar, no search button beside the page tools
+    "navbar_persistent": [],
 }
 html_show_sourcelink = False
 html_last_updated_fmt = None
+
+
+CODE_RE = re.compile(r"(``.*?``|`[^`]+`)")
+
+
+def _markdown_docstring(app, what, name, obj, options, lines):
+    """The library's docstrings are Markdown (nbdev): `code` becomes RST ``code``; `*`, `|` and a trailing `_`
+    outside code are literal characters, not RST markup. A constant has no docstring of its own (not its type's)."""
+    own = inspect.cleandoc(getattr(obj, "__doc__", None) or "").strip()
+    if what in ("data", "attribute") and own and "\n".join(lines).strip() == own:  # a dict's, an array's docstring
+        lines[:] = []
+        return
+    out = []
+    for line in lines:
+        parts = CODE_RE.split(line)
+        for i, part in enumerate(parts):
+            if i % 2:
+                code = part if part.startswith("``") else f"``{part[1:-1]}``"
+                before = "\\ " if parts[i - 1][-1:].isalnum() else ""  # `Trial`s: RST needs an escaped space
+                after = "\\ " if parts[i + 1][:1].isalnum() else ""
+                parts[i] = before + code + after
+            else:
+                part = part.replace("\\", "\\\\").replace("*", r"\*").replace("|", r"\|")
+                parts[i] = re.sub(r"(\w)_(?=\W|$)", r"\1\\_", part)
+        out.append("".join(parts))
+    lines[:] = out
 
 
 def _copy_mathjax(app, exception):
@@ -71,3 +107,4 @@ def _copy_mathjax(app, exception):
 
 def setup(app):
     app.connect("build-finished", _copy_mathjax)
+    app.connect("autodoc-process-docstring", _markdown_docstring)

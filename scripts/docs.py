@@ -23,6 +23,7 @@ Usage: `python scripts/docs.py [--out _docs] [--jobs 2] [--only index 00_neurons
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures as cf
 import hashlib
 import json
@@ -72,20 +73,48 @@ def _digest(rel: Path, lib: str) -> str:
     return hashlib.sha256((NBS / rel).read_bytes() + lib.encode()).hexdigest()
 
 
-def _nbdev_process(job: tuple[str, str]) -> tuple[str, str | None]:
-    """Run nbdev's docs processors on one notebook (in a worker process, cwd = repo root)."""
+def _nbdev_process(job: tuple[str, str]) -> tuple[str, str | None, list[str], float]:
+    """Run nbdev's docs processors on one notebook (in a worker process, cwd = repo root).
+    Returns (notebook, error or None, nbdev's warnings as one line each, seconds)."""
+    import contextlib
+    import io
+    import warnings
+
     src, dst = map(Path, job)
     os.chdir(ROOT)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    t0, err, caught = time.time(), None, []
+    noise = io.StringIO()
     try:
-        import nbdev.serve_drv
-        from nbdev.processors import FilterDefaults
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(noise), \
+                contextlib.redirect_stderr(noise):
+            warnings.simplefilter("always")
+            import nbdev.serve_drv
+            from nbdev.processors import FilterDefaults
 
-        nbdev.serve_drv.main((src, dst, FilterDefaults))
+            nbdev.serve_drv.main((src, dst, FilterDefaults))
     except Exception as exc:  # report which notebook and cell, keep going with the others
         cause = exc.__cause__ or exc
-        return str(src), f"{exc}\n{type(cause).__name__}: {cause}"
-    return str(src), None
+        err = f"{exc}\n{type(cause).__name__}: {cause}"
+    return str(src), err, _warning_lines(caught, src), time.time() - t0
+
+
+def _warning_lines(caught, src: Path) -> list[str]:
+    """nbdev's warnings, one line each: a cell mixing imports and other code (nbdev prints the whole cell) is
+    named by its index in the notebook."""
+    lines, sources = [], None
+    for w in caught:
+        msg = str(w.message)
+        if msg.startswith("Found cells containing imports and other code"):
+            if sources is None:
+                sources = ["".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+                           for c in json.loads(src.read_text())["cells"]]
+            body = msg.split("---\n", 1)[-1].rsplit("\n---", 1)[0].strip()
+            where = [str(i) for i, c in enumerate(sources) if c.strip() == body]
+            lines.append(f"cell {', '.join(where) or '?'} mixes imports and other code (nbdev's FAQ: split it)")
+        elif not issubclass(w.category, DeprecationWarning):
+            lines.append(f"{w.category.__name__}: {msg.splitlines()[0] if msg else ''}")
+    return list(dict.fromkeys(lines))
 
 
 def nbdev_stage(pages: list[Path], jobs: int, keep_going: bool = False) -> list[Path]:
@@ -109,9 +138,16 @@ def nbdev_stage(pages: list[Path], jobs: int, keep_going: bool = False) -> list[
         return []
     jobs_ = [(str(NBS / rel), str(STAGE / rel)) for rel, _ in todo]
     # a fresh process per notebook, as nbdev does (spawn): its IPython shell and numba state stay apart
+    results, n_warn = {}, 0
     with cf.ProcessPoolExecutor(max(1, min(jobs, len(jobs_))), mp_context=mp.get_context("spawn"),
                                 max_tasks_per_child=1) as pool:
-        results = dict(pool.map(_nbdev_process, jobs_))
+        for fut in cf.as_completed([pool.submit(_nbdev_process, j) for j in jobs_]):
+            src, err, warns, seconds = fut.result()
+            results[src] = err
+            n_warn += len(warns)
+            state = "FAILED" if err else f"{len(warns)} warning(s): " + "; ".join(warns) if warns else "ok"
+            log(f"[{len(results)}/{len(jobs_)}] {Path(src).relative_to(NBS).as_posix()} {seconds:.0f} s: {state}")
+    log(f"nbdev processing: {len(jobs_)} notebook(s), {sum(map(bool, results.values()))} failed, {n_warn} warning(s)")
     failed = {k: v for k, v in results.items() if v}
     for src, err in failed.items():
         log(f"FAILED {Path(src).relative_to(ROOT)}:\n{err}\n(nbdev executes only the cells with imports, "
@@ -223,7 +259,7 @@ def to_sphinx(nb: dict, rel: Path, pages: list[Path], doc_map: dict[str, str], a
             cells.insert(at, {"cell_type": "markdown", "metadata": {},
                               "source": f"![The figure this notebook writes: figures/{name}]({_up(rel)}figures/{name})\n"})
     if rel == Path("index.ipynb"):
-        cells.append({"cell_type": "markdown", "metadata": {}, "source": _toctree(pages)})
+        cells.append({"cell_type": "markdown", "metadata": {}, "source": _toctree(pages, sorted(api_pages()))})
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i}"
     nb["cells"] = cells
@@ -287,11 +323,53 @@ def link_api(text: str, rel: Path, api: dict[str, str]) -> str:
                              for ln in p.split("\n")) for p in parts)
 
 
-def _toctree(pages: list[Path]) -> str:
+def public_api(path: Path) -> list[tuple[str, str]]:
+    """(name, kind) of every name in a module's `__all__` defined in the module itself, in `__all__` order;
+    kind is `class`, `function` or `data` (read from the source: nothing is imported)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names, kinds = [], {}
+    for node in tree.body:
+        targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
+            names = [n for n in ast.literal_eval(node.value) if isinstance(n, str)]
+        if isinstance(node, ast.ClassDef):
+            kinds[node.name] = "class"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kinds[node.name] = "function"
+        else:
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        kinds.setdefault(n.id, "data")
+    return [(n, kinds[n]) for n in names if n in kinds]
+
+
+API_DIRECTIVE = {"class": ".. autoclass:: {}\n   :members:\n   :undoc-members:\n   :show-inheritance:\n",
+                 "function": ".. autofunction:: {}\n", "data": ".. autodata:: {}\n   :no-value:\n"}
+
+
+def api_pages() -> dict[str, str]:
+    """`api/<module>` -> reStructuredText of the module's public API (Sphinx autodoc): every name of `__all__`,
+    each class with all its public methods, so that each has an entry in the site and in the general index."""
+    pages = {}
+    for path in sorted(LIB.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        api = public_api(path)
+        if not api:
+            continue
+        mod = f"{LIB.name}.{path.stem}"
+        head = f"{mod}\n{'=' * len(mod)}\n\n.. automodule:: {mod}\n   :no-members:\n\n"
+        pages[f"api/{path.stem}"] = head + "\n".join(API_DIRECTIVE[kind].format(f"{mod}.{name}") for name, kind in api)
+    return pages
+
+
+def _toctree(pages: list[Path], api: list[str] = ()) -> str:
     chapters = [p.with_suffix("").as_posix() for p in pages if len(p.parts) == 1 and p.stem != "index"]
     experiments = [p.with_suffix("").as_posix() for p in pages if p.parts[0] == "experiments"]
     out = ["## Contents\n"]
-    for caption, names in (("Chapters", chapters), ("Experiments (one notebook per figure)", experiments)):
+    for caption, names in (("Chapters", chapters), ("Experiments (one notebook per figure)", experiments),
+                           ("API reference (every public function, class and method)", list(api))):
         if names:
             out.append("```{toctree}\n:maxdepth: 1\n:caption: " + caption + "\n\n" + "\n".join(names) + "\n```\n")
     return "\n".join(out)
@@ -318,6 +396,10 @@ def write_sphinx_sources(pages: list[Path], src_dir: Path) -> None:
                        json.loads((NBS / rel).read_text()))
         _write_if_changed(src_dir / rel, json.dumps(nb, indent=1).encode())
         wanted.add(src_dir / rel)
+    for name, text in api_pages().items():
+        dst = src_dir / f"{name}.rst"
+        _write_if_changed(dst, text.encode())
+        wanted.add(dst)
     for png in FIGURES.rglob("*.png"):
         dst = src_dir / "figures" / png.relative_to(FIGURES)
         _write_if_changed(dst, png.read_bytes())
@@ -344,7 +426,8 @@ def build(out: Path, jobs: int, only: list[str] | None = None, src_dir: Path | N
     r = subprocess.run(cmd, cwd=ROOT)
     if r.returncode:
         raise SystemExit(r.returncode)
-    log(f"done in {time.time() - t0:.0f} s: open {out / 'index.html'}")
+    log(f"done in {time.time() - t0:.0f} s: {len(pages)} pages and {len(api_pages())} API pages in {out}; "
+        f"search with snippets needs a web server: python -m http.server -d {out} (then http://localhost:8000)")
     if failed:
         log(f"left out (nbdev processing failed): {', '.join(p.as_posix() for p in failed)}")
     return 1 if failed else 0

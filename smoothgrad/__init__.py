@@ -11,11 +11,12 @@ from .core import kernel_cache_dir
 
 kernel_cache_dir()  # before any kernel is compiled: numba's cache goes to the user's cache folder, keyed by code hash
 
-from .gradients import check_grad, output_times_vjp, output_times_vjp_batch, trial_vjp
+from .gradients import output_times_vjp, output_times_vjp_batch, trial_vjp
 from .layered import layered_output_times, layered_vjp
 from .neurons import LIF, QIF, Theta
 from .optim import SGD, AdaBelief, Adam, exponential_decay
 from .pseudo import output_times, trial_output_times
+from .reference import check_grad
 from .simulate import Trial, simulate, simulate_batch
 from .train import train
 from .ttfs import TTFSNetwork

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import atomic_write
-from .optim import check_real
+from .core import atomic_write, check_real
 
 # %% ../nbs/08_data.ipynb #e70e2d08
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -18,53 +18,11 @@ import numba
 import numpy as np
 from numba import cuda  # importable without a GPU; the simulator swaps this module-level name in kernels
 
-from smoothgrad.ttfs_kernels import (
-    F_AW,
-    F_DK,
-    F_EVT,
-    F_GE,
-    F_GH,
-    F_GS,
-    F_GT,
-    F_H,
-    F_LAM,
-    F_PT,
-    F_QC,
-    F_QT,
-    F_SPT,
-    F_TP,
-    F_TQM,
-    F_TQP,
-    F_U,
-    FLAG_CAPACITY,
-    FLAG_OK,
-    FLAG_ROTATION,
-    I_EVJ,
-    I_FIRST,
-    I_GS,
-    I_PERM,
-    I_SPG,
-    I_SPI,
-    MAX_SUBSTEPS,
-    MODE_FORWARD,
-    P_HALFPI,
-    P_KAPPA,
-    P_PI,
-    P_T,
-    Batch,
-    FlatParams,
-    Layout,
-    Outputs,
-    Work,
-    check_flags,
-    kick,
-    kick_grad,
-    result_arrays,
-    rotate,
-    sample_outputs,
-    since_spike,
-    substeps,
-)
+from .ttfs_kernels import F_AW, F_DK, F_EVT, F_GE, F_GH, F_GS, F_GT, F_H, F_LAM, F_PT, F_QC, F_QT, F_SPT, F_TP
+from .ttfs_kernels import F_TQM, F_TQP, F_U, FLAG_CAPACITY, FLAG_OK, FLAG_ROTATION, I_EVJ, I_FIRST, I_GS
+from .ttfs_kernels import I_PERM, I_SPG, I_SPI, MAX_SUBSTEPS, MODE_FORWARD, P_HALFPI, P_KAPPA, P_PI, P_T
+from .ttfs_kernels import Batch, FlatParams, Layout, Outputs, Work, check_flags, kick, kick_grad
+from .ttfs_kernels import result_arrays, rotate, sample_outputs, since_spike, substeps
 
 # %% ../nbs/06_gpu.ipynb #07f6f5de
 def _simulator():
@@ -91,7 +49,8 @@ WARP = 32  # threads per block are a multiple of this (the simulator tests use f
 BLOCKS_PER_SM = 8  # thread blocks launched per multiprocessor (each loops over its samples)
 
 
-def block_threads(sizes) -> int:
+def block_threads(sizes, # layer widths (n_in, n_1, ..., n_L)
+                 ) -> int:
     "Threads per block for layer widths `sizes[1:]`: the widest layer rounded up to a warp, at most `MAX_THREADS`."
     return int(min(MAX_THREADS, -(-max(sizes[1:]) // WARP) * WARP))
 
@@ -103,7 +62,10 @@ d_sample_outputs = _dev(sample_outputs.py_func)  # output times, loss, correctne
 
 
 @_dev
-def scan(flag, tid, sh):
+def scan(flag, # this thread's value (0 or 1)
+         tid, # this thread's index in the block
+         sh, # (nt,) shared int scratch
+        ):
     "Exclusive prefix sum of `flag` over the block's threads: `(sum over lower threads, total)`."
     nt = cuda.blockDim.x
     sh[tid] = flag
@@ -122,7 +84,14 @@ def scan(flag, tid, sh):
 
 # %% ../nbs/06_gpu.ipynb #7a20373c
 @_dev
-def input_events(b, tid, XT, net, lay, ws, sh):
+def input_events(b, # sample
+                 tid, # this thread's index in the block
+                 XT, # (B, n_in) input spike times
+                 net, # FlatParams
+                 lay, # Layout
+                 ws, # Work
+                 sh, # Shared: the block's scratch arrays
+                ):
     "Input events of sample `b` (times < T), stably sorted by time, into layer 1's event list. A flag."
     par, FO, IO, CAP, fw, iw, cnt, si, shi = net.par, lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw, ws.cnt, sh.si, sh.shi
     nt = cuda.blockDim.x
@@ -166,7 +135,12 @@ def input_events(b, tid, XT, net, lay, ws, sh):
 
 # %% ../nbs/06_gpu.ipynb #9bbd8fcc
 @_dev
-def event_groups(l, tid, lay, ws, shi):
+def event_groups(l, # layer (1..L)
+                 tid, # this thread's index in the block
+                 lay, # Layout
+                 ws, # Work
+                 shi, # (nt,) shared int scratch (`Shared.shi`)
+                ):
     "Groups of equal event times of layer `l` (`I_GS`, `F_GT`): their number, or -1 on overflow."
     FO, IO, CAP, fw, iw, cnt = lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw, ws.cnt
     nt = cuda.blockDim.x
@@ -207,7 +181,15 @@ def event_groups(l, tid, lay, ws, shi):
 
 # %% ../nbs/06_gpu.ipynb #b2870e6a
 @_dev
-def rotation_table(l, k0, G, tid, net, lay, ws, sh):
+def rotation_table(l, # layer (1..L)
+                   k0, # first interval of this table
+                   G, # number of event groups (intervals 0..G, the last ends at T)
+                   tid, # this thread's index in the block
+                   net, # FlatParams
+                   lay, # Layout
+                   ws, # Work
+                   sh, # Shared: the block's scratch arrays
+                  ):
     """Sub-steps, rotation and end points of intervals `k0 .. k0 + nt - 1` of layer `l` (thread k - k0: interval k);
     `-FLAG_ROTATION` sub-steps where `kappa * dt` is not finite or needs more than `MAX_SUBSTEPS`."""
     par, FO, fw, tC, tS, t0, t1, tN = net.par, lay.FO, ws.fw, sh.tC, sh.tS, sh.t0, sh.t1, sh.tN
@@ -233,7 +215,16 @@ def rotation_table(l, k0, G, tid, net, lay, ws, sh):
 
 # %% ../nbs/06_gpu.ipynb #bb2d33ad
 @_dev
-def record_spikes(l, k, tid, t1, S, net, lay, ws, shi):
+def record_spikes(l, # layer (1..L)
+                  k, # interval of the rotation
+                  tid, # this thread's index in the block
+                  t1, # end of the rotation
+                  S, # spikes of layer `l` recorded so far
+                  net, # FlatParams
+                  lay, # Layout
+                  ws, # Work
+                  shi, # (nt,) shared int scratch (`Shared.shi`)
+                 ):
     "Spikes after a rotation ending at `t1` in interval `k`, numbered in neuron order. New count, -1 on overflow."
     par, LAY, FO, IO, CAP, fw, iw = net.par, net.LAY, lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw
     nt = cuda.blockDim.x
@@ -273,7 +264,16 @@ def record_spikes(l, k, tid, t1, S, net, lay, ws, shi):
 
 # %% ../nbs/06_gpu.ipynb #91d7b614
 @_dev
-def rotate_layer(l, k, kk, tid, S, net, lay, ws, sh):
+def rotate_layer(l, # layer (1..L)
+                 k, # interval
+                 kk, # its row in the rotation table (k - k0)
+                 tid, # this thread's index in the block
+                 S, # spikes of layer `l` recorded so far
+                 net, # FlatParams
+                 lay, # Layout
+                 ws, # Work
+                 sh, # Shared: the block's scratch arrays
+                ):
     "Free flow of layer `l` over interval `k` (row `kk` of the rotation table), recording spikes. New count or -1."
     LAY, FO, fw = net.LAY, lay.FO, ws.fw
     C, Sn, ta, tz, nsub = sh.tC[kk], sh.tS[kk], sh.t0[kk], sh.t1[kk], sh.tN[kk]
@@ -298,7 +298,13 @@ def rotate_layer(l, k, kk, tid, S, net, lay, ws, sh):
 
 # %% ../nbs/06_gpu.ipynb #aad7df8a
 @_dev
-def kick_layer(l, k, tid, net, lay, ws):
+def kick_layer(l, # layer (1..L)
+               k, # event group
+               tid, # this thread's index in the block
+               net, # FlatParams
+               lay, # Layout
+               ws, # Work
+              ):
     "Pulse of group `k` on layer `l`: summed kicks, tape `(p, q-, q+)`, new state (thread i: neuron i)."
     WK, LAY, FO, IO, fw, iw = net.WK, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw
     nt = cuda.blockDim.x
@@ -325,7 +331,13 @@ def kick_layer(l, k, tid, net, lay, ws):
 
 # %% ../nbs/06_gpu.ipynb #7ab96e26
 @_dev
-def layer_forward(l, tid, net, lay, ws, sh):
+def layer_forward(l, # layer (1..L)
+                  tid, # this thread's index in the block
+                  net, # FlatParams
+                  lay, # Layout
+                  ws, # Work
+                  sh, # Shared: the block's scratch arrays
+                 ):
     "Events of layer `l` -> its spikes (generation order), tape, state at T. A flag (`FLAG_OK`, ...)."
     P0, Q0, LAY, FO, IO, fw, iw, cnt = net.P0, net.Q0, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw, ws.cnt
     nt = cuda.blockDim.x
@@ -358,7 +370,11 @@ def layer_forward(l, tid, net, lay, ws, sh):
 
 # %% ../nbs/06_gpu.ipynb #1c8bf551
 @_dev
-def sort_spikes(l, tid, lay, ws):
+def sort_spikes(l, # layer (1..L)
+                tid, # this thread's index in the block
+                lay, # Layout
+                ws, # Work
+               ):
     "Stable sort (by rank) of layer `l`'s spikes by time -> events of layer `l + 1`. A flag."
     FO, IO, CAP, fw, iw, cnt = lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw, ws.cnt
     nt = cuda.blockDim.x
@@ -383,7 +399,12 @@ def sort_spikes(l, tid, lay, ws):
 
 # %% ../nbs/06_gpu.ipynb #1d739bba
 @_dev
-def pseudo_forward(l, tid, net, lay, ws):
+def pseudo_forward(l, # layer (1..L)
+                   tid, # this thread's index in the block
+                   net, # FlatParams
+                   lay, # Layout
+                   ws, # Work
+                  ):
     "Pseudo drive `u` and pseudo angle `h` of layer `l` from the state at T and the previous layer's `h`."
     WK, par, LAY, FO, fw = net.WK, net.par, net.LAY, lay.FO, ws.fw
     nt = cuda.blockDim.x
@@ -403,7 +424,13 @@ def pseudo_forward(l, tid, net, lay, ws):
 
 
 @_dev
-def hidden_spike_counts(b, tid, net, lay, ws, NSPK):
+def hidden_spike_counts(b, # sample
+                        tid, # this thread's index in the block
+                        net, # FlatParams
+                        lay, # Layout
+                        ws, # Work
+                        NSPK, # (B, n_hidden) output: spikes per hidden neuron
+                       ):
     "Spikes per hidden neuron of sample `b` (thread i counts neuron i of each hidden layer)."
     LAY, IO, iw, cnt = net.LAY, lay.IO, ws.iw, ws.cnt
     nt = cuda.blockDim.x
@@ -419,7 +446,12 @@ def hidden_spike_counts(b, tid, net, lay, ws, NSPK):
 
 # %% ../nbs/06_gpu.ipynb #6cb6adb4
 @_dev
-def pseudo_backward(l, tid, net, lay, ws):
+def pseudo_backward(l, # layer (1..L)
+                    tid, # this thread's index in the block
+                    net, # FlatParams
+                    lay, # Layout
+                    ws, # Work
+                   ):
     "Adjoint of layer `l`'s pseudo path: `lambda(T)` of layer `l`, weight gradients, adjoint of `h` of layer `l - 1`."
     WK, par, LAY, FO, fw, gp = net.WK, net.par, net.LAY, lay.FO, ws.fw, ws.gP
     nt = cuda.blockDim.x
@@ -451,7 +483,14 @@ def pseudo_backward(l, tid, net, lay, ws):
 
 # %% ../nbs/06_gpu.ipynb #f76fe4d6
 @_dev
-def pulse_adjoint(l, g, need_ge, tid, net, lay, ws):
+def pulse_adjoint(l, # layer (1..L)
+                  g, # event group whose pulse is differentiated
+                  need_ge, # also the event-time adjoints (not for layer 1)
+                  tid, # this thread's index in the block
+                  net, # FlatParams
+                  lay, # Layout
+                  ws, # Work
+                 ):
     "Adjoint of group `g`'s pulse on layer `l`: updates `F_LAM`, adds weight gradients, event-time adjoint terms."
     WK, par, LAY, FO, IO, fw, iw, gp = net.WK, net.par, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw, ws.gP
     nt = cuda.blockDim.x
@@ -493,7 +532,13 @@ def pulse_adjoint(l, g, need_ge, tid, net, lay, ws):
 
 # %% ../nbs/06_gpu.ipynb #66e9a28a
 @_dev
-def layer_backward(l, need_ge, tid, net, lay, ws):
+def layer_backward(l, # layer (1..L)
+                   need_ge, # compute the event-time adjoints `F_GE` (not for layer 1)
+                   tid, # this thread's index in the block
+                   net, # FlatParams
+                   lay, # Layout
+                   ws, # Work
+                  ):
     "Adjoint of layer `l`'s events: `F_LAM` holds dL/dtheta(T), `F_GS` the spike adjoints; writes `F_GE`."
     par, LAY, n_w, FO, IO, fw, iw, cnt, gp = net.par, net.LAY, net.n_w, lay.FO, lay.IO, ws.fw, ws.iw, ws.cnt, ws.gP
     nt = cuda.blockDim.x
@@ -615,7 +660,9 @@ def _kernel(dtype, nt):
 
 
 @cuda.jit
-def rowsum(GP, out):
+def rowsum(GP, # (blocks, n_grad) per-block gradients
+           out, # (n_grad,) float64 output
+          ):
     "out[k] = sum of GP[:, k] in row (block) order, in float64."
     k = cuda.grid(1)
     if k < GP.shape[1]:

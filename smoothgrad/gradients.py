@@ -11,42 +11,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .reference import check_grad  # noqa: F401  (the finite-difference checker, re-exported)
-from smoothgrad.neurons import (
-    LIF_KIND,
-    QIF_KIND,
-    THETA_KIND,
-    lif_flow_grad,
-    lif_spike_grad,
-    neuron_params,
-    phase_grad,
-    phase_grad_scaled,
-    qif_flow_grad,
-    qif_spike_grad,
-    theta_H_grad,
-)
-from smoothgrad.pseudo import (
-    check_n,
-    check_outputs_finite,
-    check_pseudo_network,
-    output_times_kernel,
-    pseudo_phase_kernel,
-    softplus,
-    softplus_grad,
-    softplus_ratio,
-)
-from smoothgrad.simulate import (
-    INPUT_EVENT,
-    OVERFLOW,
-    SPIKE_EVENT,
-    batch_x0,
-    float_array,
-    pad_batch,
-    prepare,
-    qif_at_pole,
-    simulate_events,
-    too_many_events,
-)
+from .neurons import LIF_KIND, QIF_KIND, THETA_KIND, lif_flow_grad, lif_spike_grad, neuron_params, phase_grad
+from .neurons import phase_grad_scaled, qif_flow_grad, qif_spike_grad, theta_H_grad
+from .pseudo import check_n, check_outputs_finite, check_pseudo_network, output_times_kernel
+from .pseudo import pseudo_phase_kernel, softplus, softplus_grad, softplus_ratio
+from .simulate import INPUT_EVENT, OVERFLOW, SPIKE_EVENT, batch_x0, float_array, pad_batch, prepare
+from .simulate import MAX_EVENTS, qif_at_pole, simulate_events, too_many_events
 
 _jit = njit(cache=True, error_model="numpy")
 
@@ -314,7 +284,7 @@ def output_times_vjp(
     n,  # number of output times per neuron (positive int)
     cotangent,  # (N, n) finite floats, the weights of the output times in the loss; 0 where an output is inf
     x0=None,  # initial state as in `simulate`
-    max_events=100_000,  # bound on the number of events of the trial
+    max_events=MAX_EVENTS,  # bound on the number of events of the trial
 ):
     """Output times and the exact gradient of `sum(cotangent * output_times)`.
 
@@ -429,7 +399,7 @@ def output_times_vjp_batch(
     n,  # number of output times per neuron
     cotangent,  # (B, N, n) finite floats
     x0=None,  # shared, or with a leading batch axis (B, ...)
-    max_events=100_000,  # per trial
+    max_events=MAX_EVENTS,  # per trial
 ):
     """Batched `output_times_vjp` over B input spike trains of one network (numba `prange`).
 

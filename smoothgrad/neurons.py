@@ -15,6 +15,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from .core import check_real
+
 # %% ../nbs/00_neurons.ipynb #693ad53f
 _jit = njit(cache=True, error_model="numpy")  # IEEE semantics: 1/0 = inf, never an exception
 
@@ -232,15 +234,6 @@ def theta_H_grad(phi, w, c, tau):
 QIF_KIND, LIF_KIND, THETA_KIND = 0, 1, 2
 
 
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite positive number, got {value}")
-    return value
-
-
 def _as_float_arrays(names, *arrays):
     out = []
     for name, x in zip(names, arrays):
@@ -328,8 +321,8 @@ class QIF(_CurrentNeuron):
         tau=1.0,  # membrane time constant (> 0), the unit of time; tau_s = tau / 2
         alpha=10.0,  # softplus sharpness (> 0) of the first-type pseudo drive
     ):
-        self.tau = _positive("tau", tau)
-        self.alpha = _positive("alpha", alpha)
+        self.tau = check_real("tau", tau, 0, lo_open=True)
+        self.alpha = check_real("alpha", alpha, 0, lo_open=True)
 
     def _flow_arrays(self, V, I, dt, V1, I1):
         _qif_flow_arrays(V, I, dt, self.tau, V1, I1)
@@ -353,8 +346,8 @@ class LIF(_CurrentNeuron):
         tau=1.0,  # membrane time constant (> 0); tau_s = tau / 2
         threshold=1.0,  # firing threshold (> 0); reset to 0
     ):
-        self.tau = _positive("tau", tau)
-        self.threshold = _positive("threshold", threshold)
+        self.tau = check_real("tau", tau, 0, lo_open=True)
+        self.threshold = check_real("threshold", threshold, 0, lo_open=True)
 
     @property
     def w_min(self):
@@ -383,8 +376,8 @@ class Theta:
         tau=6 / math.pi,  # time constant (> 0); the default gives the MNIST period 6
         I0=1.25,  # tonic drive (> 1/4: the neuron oscillates)
     ):
-        self.tau = _positive("tau", tau)
-        I0 = _positive("I0", I0)
+        self.tau = check_real("tau", tau, 0, lo_open=True)
+        I0 = check_real("I0", I0, 0, lo_open=True)
         if I0 <= 0.25:
             raise ValueError(f"I0 must exceed 1/4 (tonic spiking), got {I0}")
         self.I0 = I0
@@ -445,10 +438,10 @@ def neuron_params(neuron):
     kind = getattr(neuron, "kind", None)
     if isinstance(kind, bool) or kind not in (QIF_KIND, LIF_KIND, THETA_KIND):
         raise TypeError(f"neuron must be a QIF, LIF or Theta object from smoothgrad.neurons, got {neuron!r}")
-    tau = _positive("neuron.tau", neuron.tau)
+    tau = check_real("neuron.tau", neuron.tau, 0, lo_open=True)
     if kind == QIF_KIND:
-        return NeuronParams(QIF_KIND, tau, 0.0, 0.0, 0.0, _positive("neuron.alpha", neuron.alpha))
+        return NeuronParams(QIF_KIND, tau, 0.0, 0.0, 0.0, check_real("neuron.alpha", neuron.alpha, 0, lo_open=True))
     if kind == LIF_KIND:
-        return NeuronParams(LIF_KIND, tau, _positive("neuron.threshold", neuron.threshold), 0.0, 0.0, 1.0)
-    c = _positive("neuron.c", neuron.c)
-    return NeuronParams(THETA_KIND, tau, 0.0, c, _positive("neuron.period", tau * math.pi / c), 1.0)
+        return NeuronParams(LIF_KIND, tau, check_real("neuron.threshold", neuron.threshold, 0, lo_open=True), 0.0, 0.0, 1.0)
+    c = check_real("neuron.c", neuron.c, 0, lo_open=True)
+    return NeuronParams(THETA_KIND, tau, 0.0, c, check_real("neuron.period", tau * math.pi / c, 0, lo_open=True), 1.0)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .gradients import output_times_vjp
 from .neurons import theta_H
+from .reference import bracket
 from .simulate import simulate
 
 # %% ../nbs/11_probes.ipynb #063c30db
@@ -73,18 +74,15 @@ def output_time_derivatives(neuron, w, w_in, input_times, input_sources, T, n, w
     return t, d
 
 
-def bisect(f, a, b, iterations=60):
-    """A point in [a, b] where the scalar function `f` changes sign (by bisection; `f(a)`, `f(b)` of opposite
-    signs), after `iterations` halvings of the bracket."""
-    fa = f(a)
-    for _ in range(iterations):
-        c = 0.5 * (a + b)
-        fc = f(c)
-        if np.sign(fc) == np.sign(fa):
-            a, fa = c, fc
-        else:
-            b = c
-    return 0.5 * (a + b)
+def bisect(f, # scalar function of a float
+           a:float, # one end of the interval
+           b:float, # the other end; `f(a)`, `f(b)` of opposite signs
+           iterations:int=60, # halvings of the interval
+          ) -> float:
+    "A point in [a, b] where `f` changes sign: the middle of what `reference.bracket` leaves after `iterations` halvings."
+    s = np.sign(f(a))
+    lo, hi = bracket(lambda x: np.sign(f(x)) == s, a, b, tol=0.0, halvings=iterations)
+    return 0.5 * (lo + hi)
 
 # %% ../nbs/11_probes.ipynb #e9045311
 def refine_crossings(x_grid, d, f, iterations=60):

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .neurons import LIF_KIND, QIF_KIND, THETA_KIND, neuron_params, phase, theta_H, theta_H_grad
-from .simulate import SPIKE_EVENT, check_weights, float_array, simulate
+from .simulate import MAX_EVENTS, SPIKE_EVENT, check_weights, float_array, simulate
 
 _jit = njit(cache=True, error_model="numpy")
 
@@ -218,7 +218,7 @@ def output_times(
     T,  # trial length > 0
     n,  # number of output times per neuron (positive int)
     x0=None,  # initial state as in `simulate`
-    max_events=100_000,  # bound on the number of events of the trial
+    max_events=MAX_EVENTS,  # bound on the number of events of the trial
 ):
     """The `n` first output times of every neuron, shape (N, n), float64, in units of tau.
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .core import check_real
 from .neurons import LIF_KIND, QIF_KIND, neuron_params
 
 # %% ../nbs/00a_reference.ipynb #9adb1bef
@@ -40,20 +41,26 @@ def bracket(
     pred,  # predicate of a float: True at `lo`, False at `hi`
     lo,  # lower end of the starting interval
     hi,  # upper end of the starting interval
-    tol=1e-13,  # absolute width at which to stop
-    rtol=0.0,  # relative width (times |hi|) at which to stop
+    tol=1e-13,  # absolute width at which to stop (>= 0)
+    rtol=0.0,  # relative width (times |hi|) at which to stop (>= 0)
+    halvings=200,  # at most this many halvings (200 exhaust any float interval)
 ):
-    """Bisection: `(lo, hi)` with `pred(lo)` True and `pred(hi)` False, `hi - lo <= tol + rtol |hi|`.
+    """Bisection: `(lo, hi)` with `pred(lo)` True and `pred(hi)` False, `|hi - lo| <= tol + rtol |hi|`.
 
-    Used to locate transitions, e.g. the weight at which a spike crosses T. At most 200 halvings."""
-    for _ in range(200):
-        if not hi - lo > tol + rtol * abs(hi):
+    The one bisection of the package: it locates transitions (the weight at which a spike crosses T, a change of
+    spike count) and sign changes. `lo` is the end where `pred` holds; it may lie above `hi`."""
+    tol, rtol = check_real("tol", tol, 0), check_real("rtol", rtol, 0)
+    if isinstance(halvings, bool) or not isinstance(halvings, (int, np.integer)) or halvings < 0:
+        raise ValueError(f"halvings must be an integer >= 0, got {halvings!r}")
+    for _ in range(halvings):
+        if not abs(hi - lo) > tol + rtol * abs(hi):
             break
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if pred(mid) else (lo, mid)
     return lo, hi
 
 
+# %% ../nbs/00a_reference.ipynb #93314d88
 def _scalar(y):
     "The value of a scalar function as a float; a `TypeError` for anything else."
     y = np.asarray(y)

@@ -6,13 +6,12 @@
 __all__ = ['STYLE', 'NOTEBOOK_ENV', 'CHECKOUT_NOTEBOOKS', 'PACKAGED_NOTEBOOKS', 'RULES', 'KINDS', 'ABOUT', 'TAU', 'CLAIMS',
            'AUTHORS_SUBDIR', 'AUTHORS_FILES', 'PAPER_SUBDIR', 'KIND_TITLES', 'TABLE_HEADER', 'OTHER_CODE_MARK',
            'OTHER_CODE_NOTE', 'README_START', 'README_END', 'figure_order', 'load_json', 'use_style', 'savefig',
-           'is_checkout', 'notebook_digest', 'source_notebook', 'start_clock', 'data_identity', 'save_results',
-           'printed_tolerance', 'claim', 'summarize_value', 'paper_range', 'chaos_spread', 'rule_text', 'comparable',
-           'agreement', 'merge_claims', 'authors_value', 'claim_records', 'claims_table', 'summary_lines',
-           'results_sections', 'results_table', 'write_results', 'update_readme']
+           'is_checkout', 'source_notebook', 'start_clock', 'data_identity', 'save_results', 'printed_tolerance',
+           'claim', 'summarize_value', 'paper_range', 'chaos_spread', 'rule_text', 'comparable', 'agreement',
+           'merge_claims', 'authors_value', 'claim_records', 'claims_table', 'summary_lines', 'results_sections',
+           'results_table', 'write_results', 'update_readme']
 
 # %% ../nbs/10_results.ipynb #16ca7d31
-import hashlib
 import io
 import json
 import math
@@ -21,16 +20,8 @@ import re
 import time
 from pathlib import Path
 
-from smoothgrad.core import (
-    array_digest,
-    atomic_write,
-    atomic_write_json,
-    code_hash,
-    config_key,
-    json_safe,
-    locked,
-    provenance,
-)
+from .core import array_digest, atomic_write, atomic_write_json, code_hash, config_key, json_safe, locked
+from .core import notebook_digest, provenance
 
 # %% ../nbs/10_results.ipynb #caecf8ad
 try:
@@ -88,18 +79,6 @@ PACKAGED_NOTEBOOKS = PKG_DIR / "experiments"  # an installed wheel (copied there
 def is_checkout() -> bool:
     "Whether smoothgrad is imported from a source checkout (editable install) rather than an installed wheel."
     return (PKG_DIR.parent / "settings.ini").is_file() and CHECKOUT_NOTEBOOKS.is_dir()
-
-
-def notebook_digest(path, # a notebook (.ipynb)
-                   ) -> str: # 16 hex digits
-    "SHA-256 of a notebook's cells, types and sources in order (outputs, execution counts, ids and metadata excluded)."
-    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
-    h = hashlib.sha256()
-    for c in cells:
-        src = c.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        h.update(f"{c.get('cell_type', '')}\0{src.replace(chr(13) + chr(10), chr(10))}\0".encode())
-    return h.hexdigest()[:16]
 
 
 def source_notebook(name:str, # the figure's name, e.g. "fig4" or "fashion_grey_paper"
@@ -355,7 +334,7 @@ CLAIMS = [
 # %% ../nbs/10_results.ipynb #8587ebf8
 _S6A = ("rendering: Fig. S6(a), the curve's centre at the trial against the log axis (21.7 px per decade), "
         "+- 1.5 px = a factor 1.2")
-_S7A = _S6A.replace("S6(a)", "S7(a)")
+_S7A = _S6A.replace("S6(a)", "S7(a)").replace("21.7 px", "17.3 px")  # S7(a) has fewer px per decade: still +- 1.2
 _DEV = ("rendering: spike and target ticks at trial 10,000, 0.78 ms per px; S6(b): 50.0/63.5/98.1 ms against "
         "48.5/65.0/97.4 ms; Fig. 3(b) of the same run reads 1.7 ms; +- 0.5 ms")
 _LEAVE = ("rendering: {}(d), where the black curve enters the grey region for good (32 px per decade), "
@@ -371,8 +350,8 @@ CLAIMS += [
     claim("figS6", "loss_trial1_published_inputs", "loss at trial 1 (published inputs; the same in Fig. S7(a))",
           0.37, "0.37 (text: about 0.3)", factor=_READ, units="loss", paper_source=_S6A,
           chaos="loss_trial1_perturbed", authors="loss_trial1_1based"),
-    claim("figS6", "loss_trial1000_published_inputs", "loss at trial 1e3 (published inputs)", 2.8e-3,
-          "2.8e-3", factor=_READ, units="loss", paper_source=_S6A, chaos="loss_trial1000_perturbed",
+    claim("figS6", "loss_trial1000_published_inputs", "loss at trial 1e3 (published inputs)", 5.7e-3,
+          "5.7e-3", factor=_READ, units="loss", paper_source=_S6A, chaos="loss_trial1000_perturbed",
           authors="loss_trial1000_1based"),
     claim("figS6", "loss_trial10000_published_inputs", "loss at trial 1e4 (published inputs)", 1.8e-4,
           "1.8e-4 (text: about 1e-4)", factor=_READ, units="loss", paper_source=_S6A,
@@ -381,11 +360,11 @@ CLAIMS += [
           "removal target 1.1 T) stays out of the trial (published inputs)", 1100.0, "about 1.1e3", factor=1.3,
           units="trials", paper_source=_LEAVE.format("Fig. S6"), chaos="surplus_leave_trial_perturbed",
           authors="surplus_leave_row"),
-    claim("figS7", "loss_trial1000_published_inputs", "step-size search: loss at trial 1e3 (published inputs)", 5.6e-3,
-          "5.6e-3", factor=_READ, units="loss", paper_source=_S7A, chaos="loss_trial1000_perturbed",
+    claim("figS7", "loss_trial1000_published_inputs", "step-size search: loss at trial 1e3 (published inputs)", 5.7e-3,
+          "5.7e-3", factor=_READ, units="loss", paper_source=_S7A, chaos="loss_trial1000_perturbed",
           authors="loss_trial1000_1based"),
-    claim("figS7", "loss_trial10000_published_inputs", "step-size search: loss at trial 1e4 (published inputs)", 8e-5,
-          "8e-5", factor=_READ, units="loss", paper_source=_S7A, chaos="loss_trial10000_perturbed",
+    claim("figS7", "loss_trial10000_published_inputs", "step-size search: loss at trial 1e4 (published inputs)", 7.9e-5,
+          "7.9e-5", factor=_READ, units="loss", paper_source=_S7A, chaos="loss_trial10000_perturbed",
           setup={"n_trials": 20000}, authors="loss_trial10000_1based"),
     claim("figS7", "loss_trial20000_published_inputs", "step-size search: final loss, trial 2e4 (published inputs)",
           5e-5, "about 5e-5", factor=_READ, units="loss", paper_source="text: 'its final loss is about 5e-5'; the "
@@ -503,27 +482,27 @@ _YY = ("published exact-gradient SNNs, classifying by real spikes: 0.959 (fast &
 _FASHION = "a conventional 784-100-100-10 MLP reaches about 0.89 on grey values (mlp_grey_acc)"
 _GOAL = "goal (ours)"
 _FM = "Fashion-MNIST"
+_FM_GREY = {"n_train": 55000, "n_validation": 5000, "n_seeds": {">=": 5}}  # 5,000 training images held out
 CLAIMS += [
-    claim("yinyang", "acc_test_ordinary", "Yin-Yang test accuracy with ordinary output spikes (mean over seeds)",
-          0.98, "goal >= 0.98", rule="at_least", kind="beyond", units="fraction", paper_source=_GOAL, note=_YY,
-          setup={"n_seeds": {">=": 10}}),
-    claim("yinyang", "acc_test", "Yin-Yang test accuracy counting pseudospikes (mean over seeds)", 0.98,
-          "goal >= 0.98", rule="at_least", kind="beyond", units="fraction", paper_source=_GOAL,
-          setup={"n_seeds": {">=": 10}}),
+    claim("yinyang", "acc_test_ordinary", "Yin-Yang test accuracy with ordinary output spikes, settings chosen on "
+          "the validation split (mean over seeds)", 0.98, "goal >= 0.98", rule="at_least", kind="beyond",
+          units="fraction", paper_source=_GOAL, note=_YY, setup={"n_seeds": {">=": 10}, "n_validation": 1000}),
+    claim("yinyang", "acc_test", "Yin-Yang, the same runs: test accuracy counting pseudospikes (mean over seeds)",
+          0.98, "goal >= 0.98", rule="at_least", kind="beyond", units="fraction", paper_source=_GOAL,
+          setup={"n_seeds": {">=": 10}, "n_validation": 1000}),
     claim("yinyang", "hidden_silent_fraction_before", "Yin-Yang: hidden neurons silent on every test point before "
           "training", 1.0, "1 (initially silent)", tolerance=0.0, kind="beyond", units="fraction",
           paper_source="the paper's premise (initially silent)"),
     claim("fashion", "acc_pseudo_after", "Fashion-MNIST test accuracy counting pseudospikes, Fig. 4 protocol "
           "(binarised pixels)", 0.89, "MLP: about 0.89 (grey)", rule="at_least", kind="beyond", units="fraction",
           paper_source=_GOAL, note=_FASHION, data=_FM, setup={"n_train": 60000, "epochs": 100}),
-    claim("fashion_grey", "acc_pseudo_after", "Fashion-MNIST test accuracy counting pseudospikes, grey levels as "
-          "spike times, otherwise the Fig. 4 protocol (mean over seeds)", 0.89, "goal >= 0.89", rule="at_least",
-          kind="beyond", units="fraction", paper_source=_GOAL, note=_FASHION, data=_FM,
-          setup={"n_train": 60000, "epochs": 100, "n_seeds": {">=": 5}}),
-    claim("fashion_grey", "acc_ordinary_after", "Fashion-MNIST grey code: test accuracy with ordinary output spikes "
-          "(mean over seeds)", 0.88, "goal >= 0.88 (within 0.01 of the pseudospike goal)", rule="at_least",
-          kind="beyond", units="fraction", paper_source=_GOAL, data=_FM,
-          setup={"n_train": 60000, "epochs": 100, "n_seeds": {">=": 5}}),
+    claim("fashion_grey", "acc_ordinary_after", "Fashion-MNIST, grey levels as spike times, code, flips and loss "
+          "weight chosen on a validation split: test accuracy with ordinary output spikes (mean over seeds)", 0.88,
+          "goal >= 0.88 (within 0.01 of the pseudospike goal)", rule="at_least", kind="beyond", units="fraction",
+          paper_source=_GOAL, data=_FM, setup=_FM_GREY),
+    claim("fashion_grey", "acc_pseudo_after", "Fashion-MNIST, the same runs: test accuracy counting pseudospikes "
+          "(mean over seeds)", 0.89, "goal >= 0.89", rule="at_least", kind="beyond", units="fraction",
+          paper_source=_GOAL, note=_FASHION, data=_FM, setup=_FM_GREY),
     claim("fashion", "snn_minus_mlp_binary", "Fashion-MNIST: SNN accuracy minus that of a conventional "
           "784-100-100-10 MLP trained on the same binarised images", 0.0, "0 (a target we set)", tolerance=0.01,
           kind="self-check", units="fraction", paper_source=_GOAL, data=_FM,
@@ -923,8 +902,8 @@ def summary_lines(records) -> list:
              f"Besides: {len(other['self-check'])} self-checks of our own numbers "
              f"({sum(r['agrees'] is True for r in other['self-check'])} pass, "
              f"{sum(r['agrees'] is False for r in other['self-check'])} fail) and {len(other['beyond'])} results beyond "
-             f"the paper ({sum(r['agrees'] is True for r in other['beyond'])} meet their goal, "
-             f"{sum(r['agrees'] is False for r in other['beyond'])} do not). A row agrees only when its one number "
+             f"the paper (goal met: {sum(r['agrees'] is True for r in other['beyond'])}, not met: "
+             f"{sum(r['agrees'] is False for r in other['beyond'])}). A row agrees only when its one number "
              "(the published-inputs run, the mean over seeds) lies within the paper's stated or read-off uncertainty "
              "on the paper's setup; otherwise `agrees` is `-` with the computed reason."]
     return lines

@@ -460,6 +460,20 @@ def _step(model, optimizer, params, xb, yb, kw, epoch, b):
     return float(loss), float(acc)
 
 
+def _initial(model, x, y, batch_size, inputs):
+    "Mean training loss and accuracy of the untrained model: `loss_and_grad` over the batches in order, no step."
+    n, kw = len(x), ({"as_times": True} if inputs == "times" else {})
+    loss_sum = acc_sum = 0.0
+    for s in range(0, n, batch_size):
+        loss, acc, _ = model.loss_and_grad(x[s:s + batch_size], y[s:s + batch_size], **kw)
+        if not math.isfinite(float(loss)):
+            raise ValueError(f"model.loss_and_grad returned a non-finite loss ({float(loss)}) for the untrained "
+                             f"model on training samples {s}:{s + batch_size}")
+        loss_sum += float(loss) * len(y[s:s + batch_size])
+        acc_sum += float(acc) * len(y[s:s + batch_size])
+    return loss_sum / n, acc_sum / n
+
+
 def _epoch(model, optimizer, params, x, y, batch_size, rng, augment, inputs, epoch, bar):
     "One pass over the training data; returns the mean training loss and accuracy."
     n, kw = len(x), ({"as_times": True} if inputs == "times" else {})
@@ -513,7 +527,7 @@ def train(
     if checkpoint is not None and checkpoint.exists():
         done, history = load_checkpoint(checkpoint, params, optimizer, rng, config, max_epochs=epochs)
     elif evaluate_initial:
-        _record(history, 0, np.nan, np.nan, evaluate())
+        _record(history, 0, *_initial(model, x_train, y_train, batch_size, inputs), evaluate())
         if checkpoint is not None:
             save_checkpoint(checkpoint, params, optimizer, 0, rng, history, config)
     n_batches = -(-len(x_train) // batch_size)

@@ -11,26 +11,19 @@ import io
 import math
 import numbers
 import os
+import sys
 import warnings
 import zipfile
 
+import numba.core.config as numba_config
 import numpy as np
 from fastcore.basics import patch
+from numba.core import event as numba_event
 
-from .core import atomic_write
+from .core import atomic_write, check_real
 from .neurons import Theta, theta_H
-from smoothgrad.ttfs_kernels import (
-    N_PAR,
-    P_HALFPI,
-    P_INVB,
-    P_KAPPA,
-    P_PI,
-    P_REG,
-    P_T,
-    CPUBackend,
-    FlatParams,
-    workspace_layout,
-)
+from .ttfs_kernels import N_PAR, P_HALFPI, P_INVB, P_KAPPA, P_PI, P_REG, P_T, CPUBackend, FlatParams
+from .ttfs_kernels import workspace_layout
 
 # %% ../nbs/06a_ttfs_network.ipynb #562de3bc
 MAX_TRIAL_PERIODS = 1000  # T / period at most
@@ -38,19 +31,6 @@ MAX_ABS_WEIGHT = 1e6  # |w| / c at most
 MAX_WORKSPACE_BYTES = 2**31  # kernel workspaces of one call at most
 MAX_PARAM_BYTES = 2**31  # weights and initial phases of one network at most (also the most `load` reads)
 SCALE_MARGIN = 24  # binary orders of magnitude kept free at both ends of the dtype's exponent range
-
-
-def _real(name, v, lo=-math.inf, hi=math.inf, lo_open=False):
-    "`v` as a finite float in `[lo, hi]` (`(lo, hi]` if `lo_open`), else a TypeError/ValueError naming `name`."
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
-    v = float(v)
-    where = f"{'(' if lo_open else '['}{lo}, {hi}]"
-    if math.isnan(v):
-        raise ValueError(f"{name} must be a number in {where}, got NaN (not allowed)")
-    if not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo):
-        raise ValueError(f"{name} must be a finite number in {where}, got {v}")
-    return v
 
 
 def _check_sizes(sizes):
@@ -152,14 +132,14 @@ def _check_config(neuron, T, t_in, reg, dtype) -> tuple:
     for what, v in (("period tau pi / c", neuron.period), ("c = sqrt(I0 - 1/4)", neuron.c)):
         if not lo <= v <= hi:
             raise ValueError(f"neuron {neuron}: its {what} = {v:.3g} lies {where}")
-    T = _real("T", T, 0.0, MAX_TRIAL_PERIODS * neuron.period, lo_open=True)
+    T = check_real("T", T, 0.0, MAX_TRIAL_PERIODS * neuron.period, lo_open=True)
     if not lo <= T <= hi:
         raise ValueError(f"T = {T:.3g} lies {where}")
-    t_in = _real("t_in", t_in, 0.0)
+    t_in = check_real("t_in", t_in, 0.0)
     if not t_in < T:
         raise ValueError(f"T must exceed t_in (t_in in [0, T)), got T = {T} and t_in = {t_in}: binarised inputs at "
                          "t_in >= T would all be ignored (to shorten T below t_in, set t_in first)")
-    return T, t_in, _real("reg", reg, 0.0, hi)
+    return T, t_in, check_real("reg", reg, 0.0, hi)
 
 
 def _param_arrays(name, arrays, shapes, dtype, bound, hint):
@@ -194,6 +174,35 @@ def _check_phi0(phi0, sizes, dtype, neuron) -> list:
     "The initial phases, one `(n,)` array per layer in `[0, period]` (to `dtype`'s rounding), as arrays of `dtype`."
     top = neuron.period * (1 + np.finfo(dtype).eps)
     return _param_arrays("phi0", phi0, [(n,) for n in sizes[1:]], dtype, (0.0, top), "[0, period]; see clip_params()")
+
+# %% ../nbs/06a_ttfs_network.ipynb #898e5b75
+_NOTICE = {"shown": False}
+
+
+def _compile_notice_wanted() -> bool:
+    "Whether to announce a compilation: `SMOOTHGRAD_COMPILE_NOTICE` (1/0) if set, else outside Jupyter kernels only."
+    env = os.environ.get("SMOOTHGRAD_COMPILE_NOTICE", "")
+    return env == "1" if env in ("0", "1") else "ipykernel" not in sys.modules
+
+
+class _CompileNotice(numba_event.Listener):
+    "On the first numba compilation of a smoothgrad function in this process: one line on stderr."
+
+    def on_start(self, event):
+        f = getattr(event.data.get("dispatcher") if isinstance(event.data, dict) else None, "py_func", None)
+        if _NOTICE["shown"] or not str(getattr(f, "__module__", "")).startswith("smoothgrad"):
+            return
+        _NOTICE["shown"] = True
+        if _compile_notice_wanted():
+            print("smoothgrad: compiling kernels (about a minute, once; later runs load them from "
+                  f"{numba_config.CACHE_DIR or 'numba cache'})", file=sys.stderr, flush=True)
+
+    def on_end(self, event):
+        pass
+
+
+numba_event.register("numba:compile", _CompileNotice())
+
 
 # %% ../nbs/06a_ttfs_network.ipynb #b4adbb47
 class TTFSNetwork:
@@ -235,11 +244,11 @@ class TTFSNetwork:
         self._configure(sizes, Theta(6 / math.pi, 1.25) if neuron is None else neuron, T, t_in, reg, dtype)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
             raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
-        w_scale = _real("w_scale", w_scale, 0.0, MAX_ABS_WEIGHT * self.neuron.c)
+        w_scale = check_real("w_scale", w_scale, 0.0, MAX_ABS_WEIGHT * self.neuron.c)
         rng = np.random.default_rng(seed)
         self.weights = [rng.uniform(-w_scale / math.sqrt(n_in), w_scale / math.sqrt(n_in), (n_out, n_in))
                         .astype(self.dtype) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
-        p0 = self.period / 2 if phi0 is None else _real("phi0", phi0, 0.0, self.period)
+        p0 = self.period / 2 if phi0 is None else check_real("phi0", phi0, 0.0, self.period)
         self.phi0 = [np.full(n, p0, self.dtype) for n in self.sizes[1:]]
         self.set_backend(backend)
 

@@ -27,32 +27,48 @@ inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FAS
 
 # %% ../nbs/05_ttfs.ipynb #d81591fd
 @kernel_jit
-def rotate(p, q, C, S):
+def rotate(p, # homogeneous coordinate p of the theta state
+           q, # homogeneous coordinate q
+           C, # cosine of the rotation angle
+           S, # sine of the rotation angle
+          ):
     "Free flow: rotate the homogeneous theta state `(p, q)` by the angle with cosine `C` and sine `S`."
     return p * C + q * S, q * C - p * S
 
 
 @kernel_jit
-def kick(p, q, k):
+def kick(p, # homogeneous coordinate p before the pulse
+         q, # homogeneous coordinate q before the pulse
+         k, # pulse strength w / c
+        ):
     "Input pulse: `x = -q/p` -> `x + k` (`k = w/c`)."
     return p, q - k * p
 
 
 @kernel_jit
-def kick_grad(p, qm, qp):
+def kick_grad(p, # homogeneous coordinate p (unchanged by the pulse)
+              qm, # q before the pulse
+              qp, # q after the pulse
+             ):
     "`(dh/dtheta, dh/dk)` of a pulse that maps `(p, qm)` to `(p, qp)` (angles `theta` before, `h` after)."
     vp = p * p + qp * qp
     return (p * p + qm * qm) / vp, p * p / vp
 
 
 @kernel_jit
-def spike_delay(p, q, kappa):
+def spike_delay(p, # homogeneous coordinate p
+                q, # homogeneous coordinate q
+                kappa, # angular speed of the free flow
+               ):
     "Time from state `(p, q)` (angle `theta`) to the next spike (angle `pi`) under free flow: `atan2(p, -q) / kappa`."
     return math.atan2(p, -q) / kappa
 
 
 @kernel_jit
-def since_spike(p, q, kappa):
+def since_spike(p, # homogeneous coordinate p (<= 0: just past the spike)
+                q, # homogeneous coordinate q
+                kappa, # angular speed of the free flow
+               ):
     "Time since the spike of a state `(p, q)` that has just rotated past it (`p <= 0`): `atan2(-p, -q) / kappa`."
     return math.atan2(-p, -q) / kappa
 
@@ -167,13 +183,25 @@ class Outputs(NamedTuple):
 
 # %% ../nbs/05_ttfs.ipynb #23fb0360
 @inline_jit
-def field(w, O, l, f, length):
+def field(w, # workspace array (`fw` or `iw`)
+          O, # its offsets (`Layout.FO` or `Layout.IO`)
+          l, # layer
+          f, # field index (`F_*` or `I_*`)
+          length, # entries of the view
+         ):
     "View of field `f` of layer `l` in the workspace `w` (offsets `O`), `length` entries."
     return w[O[l, f]:O[l, f] + length]
 
 # %% ../nbs/05_ttfs.ipynb #8a552423
 @inline_jit
-def insert_sorted(fw, oe, iw, oi, k, t, j):
+def insert_sorted(fw, # float workspace holding the sorted times
+                  oe, # offset of the times in `fw`
+                  iw, # int workspace holding the indices
+                  oi, # offset of the indices in `iw`
+                  k, # entries already sorted
+                  t, # time to insert
+                  j, # its index
+                 ):
     "Stable insertion of time `t` with index `j` behind the `k` sorted entries `fw[oe:oe + k]`, `iw[oi:oi + k]`."
     while k > 0 and fw[oe + k - 1] > t:  # at most k steps
         fw[oe + k] = fw[oe + k - 1]
@@ -207,7 +235,14 @@ def input_events(b, # sample
 
 # %% ../nbs/05_ttfs.ipynb #d6970cd2
 @kernel_jit
-def record_spikes(l, t1, G, S, net, lay, ws):
+def record_spikes(l, # layer (1..L)
+                  t1, # end of the rotation
+                  G, # interval (event group) of the rotation
+                  S, # spikes of layer `l` recorded so far
+                  net, # FlatParams
+                  lay, # Layout
+                  ws, # Work
+                 ):
     "Spikes of layer `l` after a rotation ending at `t1` in interval `G`, in neuron order. New count, -1 on overflow."
     par, LAY, FO, IO, CAP, fw, iw = net.par, net.LAY, lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw
     kappa = par[P_KAPPA]
@@ -246,7 +281,15 @@ def substeps(beta, # rotation angle kappa * dt, finite, 0 < beta <= half * MAX_S
 
 # %% ../nbs/05_ttfs.ipynb #af5b109f
 @inline_jit
-def rotate_layer(l, t_prev, t, G, S, net, lay, ws):
+def rotate_layer(l, # layer (1..L)
+                 t_prev, # start of the free flow
+                 t, # its end
+                 G, # interval (event group)
+                 S, # spikes of layer `l` recorded so far
+                 net, # FlatParams
+                 lay, # Layout
+                 ws, # Work
+                ):
     """Free flow of layer `l` from `t_prev` to `t` (interval `G`), recording spikes. New spike count, or minus a flag:
     `-FLAG_CAPACITY` on overflow, `-FLAG_ROTATION` if `kappa * (t - t_prev)` is not finite or too large."""
     par, LAY, FO, fw = net.par, net.LAY, lay.FO, ws.fw
@@ -278,7 +321,14 @@ def rotate_layer(l, t_prev, t, G, S, net, lay, ws):
 
 # %% ../nbs/05_ttfs.ipynb #9a1cd133
 @inline_jit
-def kick_layer(l, e, e2, G, net, lay, ws):
+def kick_layer(l, # layer (1..L)
+               e, # first event of the group
+               e2, # one past its last event
+               G, # the group
+               net, # FlatParams
+               lay, # Layout
+               ws, # Work
+              ):
     "Pulse of events `e .. e2 - 1` (group `G`) on layer `l`: summed kicks, tape `(p, q-, q+)`, new state."
     WK, LAY, FO, IO, fw, iw = net.WK, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw
     n, wo = LAY[l, 0], LAY[l, 1]
@@ -360,7 +410,10 @@ def layer_forward(l, # layer
 
 # %% ../nbs/05_ttfs.ipynb #95a845fd
 @kernel_jit
-def sort_spikes(l, lay, ws) -> int:
+def sort_spikes(l, # layer (1..L)
+                lay, # Layout
+                ws, # Work
+               ) -> int:
     "Stable sort of layer `l`'s spikes by time -> events of layer `l + 1`. A flag (`FLAG_CAPACITY` on overflow)."
     FO, IO, CAP, fw, iw, cnt = lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw, ws.cnt
     S = cnt[l, 2]
@@ -377,7 +430,11 @@ def sort_spikes(l, lay, ws) -> int:
 
 # %% ../nbs/05_ttfs.ipynb #19d0cd2c
 @kernel_jit
-def pseudo_forward(l, net, lay, ws):
+def pseudo_forward(l, # layer (1..L)
+                   net, # FlatParams
+                   lay, # Layout
+                   ws, # Work
+                  ):
     "Pseudo drive `u` and pseudo angle `h` of layer `l` from the state at T and the previous layer's `h`."
     WK, par, LAY, FO, fw = net.WK, net.par, net.LAY, lay.FO, ws.fw
     pi = par[P_PI]
@@ -459,7 +516,11 @@ def sample_outputs(b, # sample
 
 # %% ../nbs/05_ttfs.ipynb #4a56bcf1
 @kernel_jit
-def pseudo_backward(l, net, lay, ws):
+def pseudo_backward(l, # layer (1..L)
+                    net, # FlatParams
+                    lay, # Layout
+                    ws, # Work
+                   ):
     "Adjoint of layer `l`'s pseudo path: `lambda(T)` of layer `l`, weight gradients, adjoint of `h` of layer `l - 1`."
     WK, par, LAY, FO, fw, gP = net.WK, net.par, net.LAY, lay.FO, ws.fw, ws.gP
     pi = par[P_PI]
@@ -484,7 +545,13 @@ def pseudo_backward(l, net, lay, ws):
 
 # %% ../nbs/05_ttfs.ipynb #f93098ba
 @inline_jit
-def pulse_adjoint(l, g, need_ge, net, lay, ws):
+def pulse_adjoint(l, # layer (1..L)
+                  g, # event group whose pulse is differentiated
+                  need_ge, # also the event-time adjoints `F_GE` (not for layer 1)
+                  net, # FlatParams
+                  lay, # Layout
+                  ws, # Work
+                 ):
     "Adjoint of group `g`'s pulse on layer `l`: updates `F_LAM`, adds weight gradients, writes event adjoints `F_GE`."
     WK, par, LAY, FO, IO, fw, iw, gP = net.WK, net.par, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw, ws.gP
     kappa = par[P_KAPPA]
@@ -553,7 +620,10 @@ def layer_backward(l, # layer
 
 
 @kernel_jit
-def event_adjoints_to_spikes(l, lay, ws):
+def event_adjoints_to_spikes(l, # layer (2..L) whose event adjoints go to layer `l - 1`'s spikes
+                             lay, # Layout
+                             ws, # Work
+                            ):
     "Adjoints of layer `l`'s event times (sorted order) -> adjoints of layer `l - 1`'s spikes (generation order)."
     FO, IO, fw, iw, cnt = lay.FO, lay.IO, ws.fw, ws.iw, ws.cnt
     oge, ope, ogsp = FO[l, F_GE], IO[l - 1, I_PERM], FO[l - 1, F_GS]

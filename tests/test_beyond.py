@@ -32,9 +32,15 @@ def test_yinyang_quick_accuracy(tmp_path):
     v, doc = _run("yinyang", tmp_path)
     prov = doc["provenance"]
     assert prov["data"]["name"].startswith("Yin-Yang") and prov["data"]["sizes"]["x_train"] == 5000
-    assert prov["data"]["params"]["splits (n, seed)"]["train"] == [5000, 42] and prov["seeds"] == [0, 99]
+    assert prov["data"]["params"]["splits (n, seed)"]["train"] == [5000, 42]
+    assert prov["data"]["sizes"]["x_validation"] == 1000 and prov["data"]["sizes"]["x_test"] == 1000
+    assert prov["seeds"] == [0, 100, 99]  # final run, selection run, gradient probe
     _check_yinyang(v)
-    assert v["acc_test"]["mean"] >= 0.90, v["acc_test"]  # quick-mode floor (paper mode aims at 0.98)
+    # the settings were chosen on the validation split: the chosen candidate has the best validation score
+    best = max(v["selection"], key=lambda r: (r["val_ordinary"], r["val_pseudo"]))
+    assert v["chosen"] == {"T": best["T"], "reg": best["reg"]} and len(v["selection"]) == 2
+    assert v["acc_test_ordinary"]["mean"] <= v["acc_test"]["mean"] + 1e-12
+    assert v["acc_test_ordinary"]["mean"] >= 0.85, v["acc_test_ordinary"]  # quick-mode floor (paper mode aims at 0.98)
 
 
 def test_fashion_quick_accuracy(tmp_path):
@@ -60,11 +66,16 @@ def test_fashion_grey_code_quick(tmp_path):
     rec = R.run_notebook(nb, tmp_path / "figs", tmp_path / "runs", "quick", {"code": "grey"})
     assert rec["status"] == "ok", R.describe_failure(rec)
     doc = json.loads((tmp_path / "figs" / "fashion_grey.json").read_text())
-    assert doc["input_code"] == "grey" and (tmp_path / "figs" / "fashion_grey.png").stat().st_size > 0
+    assert (tmp_path / "figs" / "fashion_grey.png").stat().st_size > 0
     assert not (tmp_path / "figs" / "fashion.json").exists()
     v = doc["values"]
-    assert v["hidden_silent_before"]["mean"] >= 0.9 and v["acc_pseudo_before"]["mean"] < 0.2
+    # input code, flips and loss weight chosen on a held-out validation split, never on the test images
+    best = max(v["selection"], key=lambda r: (r["val_ordinary"], r["val_pseudo"]))
+    assert v["chosen"] == {k: best[k] for k in ("code", "flip", "reg")} and doc["input_code"] == v["chosen"]["code"]
     data = doc["provenance"]["data"]
-    floor = 0.80 if data["fallback"] is None else 0.85
+    assert data["sizes"]["x_train"] == 5000 and data["sizes"]["x_validation"] == 1000 and data["sizes"]["x_test"] == 1000
+    assert v["hidden_silent_before"]["mean"] >= 0.9 and v["acc_pseudo_before"]["mean"] < 0.2
+    floor = 0.65 if data["fallback"] is None else 0.75  # 8 epochs of 5,000 images; the fallback digits are easier
     assert v["acc_pseudo_after"]["mean"] >= floor, (data["name"], v["acc_pseudo_after"])
+    assert v["acc_ordinary_after"]["mean"] <= v["acc_pseudo_after"]["mean"]
     assert not any(k.startswith("mlp") for k in v)  # the MLP reference runs with the binary code only

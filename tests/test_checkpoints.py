@@ -241,7 +241,7 @@ def test_code_hash_is_stored_and_part_of_the_key(tmp_path, monkeypatch):
         assert str(d["code_hash"]) == core.code_hash() and first.name == f"ck_{d['config_key']}.npz"
     monkeypatch.setattr(core, "code_hash", lambda *a, **k: "0123456789abcdef")
     model, _, _ = fit(str(ck))
-    assert model.batches == 6 and len(list(tmp_path.glob("ck_*.npz"))) == 2  # its own file, trained afresh
+    assert model.batches == 3 + 6 and len(list(tmp_path.glob("ck_*.npz"))) == 2  # epoch 0 pass + 2 epochs: afresh
 
 
 def test_checkpoint_of_other_code_starts_fresh_with_one_line(tmp_path, monkeypatch, capsys):
@@ -252,7 +252,7 @@ def test_checkpoint_of_other_code_starts_fresh_with_one_line(tmp_path, monkeypat
     model, _, h2 = fit(ck)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "was written by other code" in err[0] and "starting fresh" in err[0]
-    assert model.batches == 6 and same(h2, h)  # trained from the start, not resumed
+    assert model.batches == 3 + 6 and same(h2, h)  # trained from the start, not resumed
     with np.load(ck) as d:
         assert str(d["code_hash"]) == "0123456789abcdef"
     assert len(list(tmp_path.glob("ck.*.bak.npz"))) == 1
@@ -270,7 +270,7 @@ def test_checkpoint_without_code_hash_is_not_resumed(tmp_path, capsys):
     capsys.readouterr()
     model, _, _ = fit(ck)
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "code unknown" in err[0] and model.batches == 6
+    assert len(err) == 1 and "code unknown" in err[0] and model.batches == 3 + 6
     assert len(list(tmp_path.glob("ck.old.bak.npz"))) == 1
 
 

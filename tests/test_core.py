@@ -176,3 +176,64 @@ def test_git_state_is_dirty_only_for_changes_of_the_code(tmp_path):
     (tmp_path / "smoothgrad" / "a.py").write_text("y\n")
     assert core.git_state(tmp_path)["dirty"] is True
     assert core.git_state(tmp_path.parent)["commit"] is None  # not a checkout of this project
+
+
+@pytest.mark.parametrize("x, expected", [(0.5, 0.5), (np.float32(0.25), 0.25), (np.int64(3), 3.0), (np.array(2.0), 2.0),
+                                         (7, 7.0)])
+def test_check_real_returns_a_python_float(x, expected):
+    v = core.check_real("x", x, 0, 10, lo_open=True)
+    assert type(v) is float and v == pytest.approx(expected, abs=0)
+
+
+@pytest.mark.parametrize("bad", [True, np.bool_(False), "1", None, 1j, [1.0], np.ones(2)])
+def test_check_real_refuses_what_is_not_a_real_number_with_a_type_error_naming_it(bad):
+    with pytest.raises(TypeError, match=r"^tau must be a finite positive number, got "):
+        core.check_real("tau", bad, 0, lo_open=True)
+
+
+@pytest.mark.parametrize("bad, args, msg", [
+    (math.nan, (), r"finite real number, got nan"), (-math.inf, (), r"finite real number, got -inf"),
+    (10**400, (), r"got inf"), (0.0, (0, math.inf, True), r"finite positive number, got 0.0"),
+    (1.0, (0, 1, False, True), r"in \[0, 1\), got 1.0"), (-0.5, (0, 1), r"in \[0, 1\], got -0.5"),
+    (6000.5, (0, 6000, True), r"in \(0, 6000\], got 6000.5"),
+    (3.0, (0, 2.6787715179656683e+300), None), (-1.0, (0, 2.6787715179656683e+300), r"2.6787715179656683e\+300\]")])
+def test_check_real_bounds_are_stated_in_the_message(bad, args, msg):
+    if msg is None:
+        assert core.check_real("reg", bad, *args) == 3.0
+        return
+    with pytest.raises(ValueError, match=r"^reg must be a .*" + msg):
+        core.check_real("reg", bad, *args)
+
+
+def test_check_real_array_keeps_the_dtype_unless_asked_and_refuses_bad_entries():
+    assert core.check_real_array("images", np.arange(3, dtype=np.uint8)).dtype == np.uint8
+    assert core.check_real_array("x", [1, 2], dtype=np.float64).dtype == np.float64
+    for bad in ([True], ["a"], [1j], [object()]):
+        with pytest.raises(TypeError, match="^x must be an array of real numbers"):
+            core.check_real_array("x", bad)
+    with pytest.raises(ValueError, match=r"^x must hold only finite real numbers, got nan \(1 of 2 entries\)"):
+        core.check_real_array("x", [1.0, np.nan])
+    with pytest.raises(ValueError, match=r"finite numbers in \[0, 1\], got 1.5 \(2 of 3 entries\)"):
+        core.check_real_array("x", [0.5, 1.5, 2.0], 0, 1)
+
+
+def test_notebook_digest_ignores_outputs_and_metadata_but_not_sources_or_cell_types(tmp_path):
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# t"]},
+             {"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": None}]
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    digest = lambda: core.notebook_digest(core.atomic_write_json(tmp_path / "a.ipynb", nb))
+    h = digest()
+    assert len(h) == 16 and int(h, 16) >= 0
+    cells[1].update(outputs=[{"output_type": "stream", "name": "stdout", "text": "1\n"}], execution_count=3,
+                    metadata={"tags": ["x"]}, id="abc")
+    nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    assert digest() == h  # executing, tagging or a kernelspec: same sources, same hash
+    cells[1]["source"] = "x = 1\r\n"
+    h_crlf = digest()
+    cells[1]["source"] = "x = 1\n"
+    assert digest() == h_crlf != h  # line endings do not count, a new line does
+    cells[1]["source"] = "x = 2"
+    assert digest() != h
+    cells[1]["source"] = "x = 1"
+    cells[0] = {"cell_type": "code", "metadata": {}, "source": "# t", "outputs": [], "execution_count": None}
+    assert digest() != h  # the same text as code is another notebook

@@ -235,3 +235,66 @@ def test_screenshot(site, name):
     inked = np.any(np.abs(img * 255 - background) > 40, axis=-1)
     assert inked.mean() > 0.02, f"{name}: the page looks blank ({inked.mean():.3%} of the pixels differ from the background)"
     assert inked[:, 300:].any(axis=0).mean() > 0.3, f"{name}: nothing in the main column"
+
+
+# --------------------------------------------------------------------------- the API reference, search
+def test_public_api_read_from_the_sources():
+    "The API pages list what `__all__` exports, each name with its kind, without importing the module."
+    api = dict(docs.public_api(ROOT / "smoothgrad" / "ttfs.py"))
+    assert api["TTFSNetwork"] == "class"
+    pages = docs.api_pages()
+    assert ".. autoclass:: smoothgrad.ttfs.TTFSNetwork" in pages["api/ttfs"]
+    assert ".. autoclass:: smoothgrad.optim.Optimizer" in pages["api/optim"]
+
+
+def _public_members(cls):
+    "The public names a class defines itself: methods, class methods, properties, attributes."
+    return [n for n in vars(cls) if not n.startswith("_")]
+
+
+def test_every_public_method_has_an_entry_and_an_index_entry(site):
+    "Every public method of the classes users call (predict, save, load, step, ...) is in the site and genindex."
+    from smoothgrad.optim import Optimizer
+    from smoothgrad.ttfs import TTFSNetwork
+    genindex = (site / "genindex.html").read_text(encoding="utf-8")
+    for cls, page in ((TTFSNetwork, "api/ttfs.html"), (Optimizer, "api/optim.html")):
+        p = _Page()
+        p.feed((site / page).read_text(encoding="utf-8"))
+        methods = _public_members(cls)
+        assert cls is Optimizer or {"predict", "save", "load", "evaluate", "output_times", "loss_and_grad"} <= set(
+            methods), methods
+        for m in methods:
+            anchor = f"{cls.__module__}.{cls.__name__}.{m}"
+            assert anchor in p.ids, f"{anchor} has no entry on {page}"
+            assert f'href="{page}#{anchor}"' in genindex, f"{anchor} is not in genindex"
+
+
+def test_one_search_box(site):
+    for name in PAGES:
+        text = (site / f"{name}.html").read_text(encoding="utf-8")
+        assert len(re.findall(r'class="[^"]*\bsearch-button-field\b', text)) == 1, name
+
+
+def test_search_results_have_snippets_over_http(site):
+    """Served over HTTP (`python -m http.server -d _docs`, as the README says), the search shows result snippets
+    (on file:// browsers refuse the page fetches that snippets need)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        dom = _chromium(f"http://127.0.0.1:{server.server_address[1]}/search.html?q=spike", "--dump-dom")
+    finally:
+        server.shutdown()
+        server.server_close()
+    found = re.search(r"found (\d+) pages? matching", dom)
+    assert found and int(found.group(1)) >= 1, "search did not run or found nothing"
+    snippets = [html.unescape(re.sub(r"<[^>]+>", "", s)) for s in re.findall(r'<p class="context"[^>]*>(.*?)</p>', dom, re.S)]
+    assert snippets and any("spike" in s.lower() for s in snippets), snippets[:3]

@@ -115,3 +115,24 @@ def test_batched_search_picks_the_loop_factor(inputs):
         assert f == R["factor"][k]
         w, x = w + f * (new[0] - w), x + f * (new[1] - x)
     assert np.array_equal(w, R["w"]) and np.array_equal(x, R["x0"])
+
+
+def test_ensemble_progress_lines_are_throttled_switchable_and_change_no_number(capsys, monkeypatch):
+    import smoothgrad.tasks as tasks
+
+    settings = dict(SHORT, n_trials=4)
+    quiet = recurrent_ensemble(settings, n_runs=2, progress=False)
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(tasks, "PROGRESS_EVERY_S", 0.0)  # a line at every trial
+    loud = recurrent_ensemble(settings, n_runs=2, progress="fig3 ensemble")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 8 and lines[0].startswith("fig3 ensemble: run 1/2, trial 1/4, loss ")
+    assert lines[-1].startswith("fig3 ensemble: run 2/2, trial 4/4, loss ")
+    assert float(lines[-1].rsplit(" ", 1)[1]) == pytest.approx(loud[1]["loss"][3], rel=0.06)  # printed to 2 digits
+    for a, b in zip(quiet, loud):
+        assert np.array_equal(a["loss"], b["loss"]) and a["max_dev"] == b["max_dev"]
+    monkeypatch.setattr(tasks, "PROGRESS_EVERY_S", 3600.0)  # a short ensemble within the interval: silent
+    recurrent_ensemble(settings, n_runs=2)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(TypeError, match="progress"):
+        recurrent_ensemble(settings, n_runs=1, progress=1)

@@ -75,7 +75,7 @@ DATA = {"fig2": "published inputs and targets of Fig. 2", "fig3": "published inp
 def _check_provenance(doc, nb, rec):
     "Where the result came from: this code, this notebook, the seeds it used, its data, its wall time."
     from smoothgrad import core
-    from smoothgrad.results import notebook_digest
+    from smoothgrad.core import notebook_digest
     name, prov = nb.stem, doc["provenance"]
     assert prov["code_hash"] == core.code_hash() and prov["commit"] == core.git_state()["commit"]
     assert prov["notebook"] == f"{name}.ipynb" and prov["notebook_sha256"] == notebook_digest(nb)

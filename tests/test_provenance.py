@@ -69,7 +69,7 @@ def test_the_runner_names_the_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv(R.NOTEBOOK_ENV, str(nb))
     R.save_results("anything", {}, tmp_path, "quick")
     prov = _doc(tmp_path, "anything")["provenance"]
-    assert prov["notebook"] == "fig1.ipynb" and prov["notebook_sha256"] == R.notebook_digest(nb)
+    assert prov["notebook"] == "fig1.ipynb" and prov["notebook_sha256"] == core.notebook_digest(nb)
 
 
 def test_without_the_runner_the_notebook_is_found_by_name(monkeypatch):
@@ -81,28 +81,6 @@ def test_without_the_runner_the_notebook_is_found_by_name(monkeypatch):
     assert R.source_notebook("yinyang_paper") == folder / "yinyang.ipynb"
     assert R.source_notebook("figS6") == folder / "figS6.ipynb"
     assert R.source_notebook("nothing_here") is None
-
-
-def test_notebook_digest_ignores_outputs_and_metadata(tmp_path):
-    import nbformat
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("x = 1")])
-    p = tmp_path / "a.ipynb"
-    nbformat.write(nb, str(p))
-    h = R.notebook_digest(p)
-    assert len(h) == 16
-    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="1\n")]
-    nb.cells[1].execution_count = 3
-    nb.cells[1].metadata["tags"] = ["x"]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
-    nbformat.write(nb, str(p))
-    assert R.notebook_digest(p) == h  # executing, tagging or a kernelspec: same sources, same hash
-    nb.cells[1].source = "x = 2"
-    nbformat.write(nb, str(p))
-    assert R.notebook_digest(p) != h
-    nb.cells[1].source = "x = 1"
-    nb.cells[0] = nbformat.v4.new_code_cell("# t")  # the same text as code is another notebook
-    nbformat.write(nb, str(p))
-    assert R.notebook_digest(p) != h
 
 
 # ---------------------------------------------------------------- data identity

@@ -117,3 +117,21 @@ def test_readme_results_section_is_the_table_of_results_json():
     section = text.split(R.README_START)[1].split(R.README_END)[0]
     assert section.strip("\n") == "\n".join(R.results_sections(rj["claims"])), (
         "the README's results table is stale: rebuild it with `smoothgrad reproduce --results-only`")
+
+
+def test_readme_reproduce_commands_parse(tmp_path, monkeypatch):
+    "Every `smoothgrad reproduce ...` command the README shows (cluster ones included) is a valid command line."
+    import shlex
+
+    from smoothgrad import reproduce as RP
+    monkeypatch.chdir(tmp_path)
+    lines = [ln.split("  #")[0].strip() for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+             for ln in block.splitlines()]
+    commands = [shlex.split(ln)[2:] for ln in lines if ln.startswith("smoothgrad reproduce")]
+    assert any("--scheduler" in c for c in commands), "the README shows no cluster command"
+    for argv in commands:
+        if "--help" in argv:
+            continue
+        RP.parse_args(argv)  # a usage error exits with status 2
+    cluster = " ".join(lines)
+    assert "dask scheduler" in cluster and "dask worker tcp://" in cluster  # how to start a cluster

@@ -248,3 +248,23 @@ def test_ctrl_c_with_serial_is_one_line(dirs):
             p.wait()
     assert p.returncode == 130, stderr
     assert [ln for ln in stderr.splitlines() if ln.strip()] == ["interrupted"], stderr
+
+
+def test_help_lists_every_notebook_with_its_run_times(capsys):
+    "`--help` names every shipped notebook with a typical quick and paper run time (or `?` where none was timed)."
+    assert R.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    rows = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ") and " / " in ln}
+    names = [p.stem for p in R.list_notebooks(R.notebooks_dir())]
+    assert names and set(names) <= set(rows), (names, out)
+    for n in names:
+        quick, paper = rows[n].split(None, 1)[1].split(" / ")
+        assert re.fullmatch(r"~?\d+ (s|min)", quick.strip()), rows[n]  # every quick run was timed
+        assert re.fullmatch(r"~?\d+ (s|min)|\?", paper.strip()), rows[n]
+
+
+def test_relative_folders_are_made_absolute_on_the_client(tmp_path, monkeypatch):
+    "A cluster's workers read the paths in their own working directory: the client sends absolute ones."
+    monkeypatch.chdir(tmp_path)
+    a = R.parse_args(["--notebooks", "nbs", "--out", "figs", "--runs", "../runs"])
+    assert a.notebooks == tmp_path / "nbs" and a.out == tmp_path / "figs" and a.runs == tmp_path.parent / "runs"

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import smoothgrad.tasks as tasks
-from smoothgrad.gradients import check_grad
 from smoothgrad.neurons import LIF, QIF
 from smoothgrad.probes import (
     arc_length,
@@ -19,6 +18,7 @@ from smoothgrad.probes import (
     trial_trace,
     ttfs_output_potentials,
 )
+from smoothgrad.reference import check_grad
 from smoothgrad.simulate import simulate
 from smoothgrad.tasks import (
     FACTORS,

@@ -101,9 +101,15 @@ def test_history_and_learning():
     model, _, h = run(5)
     assert set(h) == {"epoch", "train_loss", "train_acc", "test_acc", "test_loss"}
     assert h["epoch"] == [0, 1, 2, 3, 4, 5]
-    assert np.isnan(h["train_loss"][0]) and all(len(v) == 6 for v in h.values())
+    assert all(len(v) == 6 and np.isfinite(v).all() for v in h.values())  # every entry a real number
+    # epoch 0: the untrained model's mean loss and accuracy over the training set (issue 19: was NaN)
+    untrained = SoftmaxRegression(5, 3)
+    p = untrained._probs(XTR)
+    assert h["train_loss"][0] == pytest.approx(-np.mean(np.log(p[np.arange(len(YTR)), YTR])), rel=1e-12)
+    assert h["train_acc"][0] == pytest.approx(np.mean(p.argmax(1) == YTR), abs=1e-12)
+    assert h["train_loss"][0] > h["train_loss"][-1] + 0.3
     assert h["test_acc"][-1] > 0.9 and h["test_loss"][-1] < h["test_loss"][0]
-    assert model.batches[:5] == [50, 50, 50, 50, 30]  # last partial batch is kept
+    assert model.batches[:10] == [50, 50, 50, 50, 30] * 2  # the pass of epoch 0, then epoch 1; last partial batch kept
     _, _, h2 = run(2, evaluate_initial=False)
     assert h2["epoch"] == [1, 2]
 
@@ -247,10 +253,10 @@ def test_spike_times_need_inputs_times():
         train(SoftmaxRegression(5, 3), Adam(1e-3), YY_T, YY_Y, epochs=1, progress=False, inputs="times")
     model = Recorder(5, 3)
     train(model, Adam(1e-3), YY_T, YY_Y, YY_T, YY_Y, epochs=1, batch_size=60, progress=False, inputs="times")
-    assert model.kwargs == [True] * 4  # evaluate (epoch 0), two batches, evaluate
+    assert model.kwargs == [True] * 6  # epoch 0: two training batches and evaluate; epoch 1: two batches, evaluate
     model = Recorder(5, 3)
     train(model, Adam(1e-3), (YY_T > 0.5).astype(np.float32), YY_Y, epochs=1, batch_size=60, progress=False)
-    assert model.kwargs == [False] * 2  # 0/1 floats are binary pixels; no evaluation without test data
+    assert model.kwargs == [False] * 4  # 0/1 floats are binary pixels; epoch 0 and 1 passes, no test data
 
 
 def test_ttfs_network_trains_on_spike_times_like_a_manual_loop():
@@ -410,5 +416,19 @@ class Exploding(SoftmaxRegression):
 def test_non_finite_gradient_stops_before_the_step(tmp_path):
     model, o = Exploding(5, 3), SGD(0.1)
     with pytest.raises(ValueError, match="non-finite.*epoch 1, batch 2"):
-        train(model, o, XTR, YTR, epochs=1, batch_size=50, progress=False, inputs="features")
+        train(model, o, XTR, YTR, epochs=1, batch_size=50, progress=False, inputs="features", evaluate_initial=False)
     assert np.isfinite(model.W).all() and o.step_count == 2
+
+
+class NanLoss(SoftmaxRegression):
+    def loss_and_grad(self, x, labels):
+        loss, acc, g = super().loss_and_grad(x, labels)
+        return (np.nan if len(self.batches) == 2 else loss), acc, g
+
+
+def test_non_finite_initial_loss_is_an_error():
+    "Epoch 0's training loss (the untrained model) is a real number or a clear error, never NaN in the history."
+    model, o = NanLoss(5, 3), SGD(0.1)
+    with pytest.raises(ValueError, match="non-finite loss.*untrained model on training samples 50:100"):
+        train(model, o, XTR, YTR, epochs=1, batch_size=50, progress=False, inputs="features")
+    assert o.step_count == 0

@@ -299,3 +299,35 @@ def test_long_trial_many_spikes():
     assert len(spikes[0][0]) >= 12
     assert np.abs(net.output_times(XT, as_times=True) - t_ref).max() < 1e-10
     assert check_network_grad(net, XT, labels)[0] < 1e-6
+
+
+def test_compile_notice_once_for_smoothgrad_kernels(monkeypatch, capsys):
+    "Issue 19: the first numba compilation (a cache miss) of a smoothgrad kernel prints one line to stderr, once."
+    from types import SimpleNamespace
+
+    from numba.core import event
+
+    import smoothgrad.ttfs as T
+
+    def miss(module):
+        return event.Event("numba:compile", event.EventStatus.START,
+                           data=dict(dispatcher=SimpleNamespace(py_func=SimpleNamespace(__module__=module))))
+
+    monkeypatch.setitem(T._NOTICE, "shown", False)
+    monkeypatch.setenv("SMOOTHGRAD_COMPILE_NOTICE", "1")
+    for m in ("numpy.linalg", "smoothgrad.ttfs_kernels", "smoothgrad.simulate", "smoothgrad.ttfs_kernels"):
+        event.broadcast(miss(m))  # the listener is registered with numba itself
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("smoothgrad: compiling kernels (about a minute, once; later runs")
+    monkeypatch.setitem(T._NOTICE, "shown", False)
+    monkeypatch.setenv("SMOOTHGRAD_COMPILE_NOTICE", "0")
+    event.broadcast(miss("smoothgrad.simulate"))
+    assert capsys.readouterr().err == ""
+    monkeypatch.delenv("SMOOTHGRAD_COMPILE_NOTICE")
+    assert T._compile_notice_wanted() == ("ipykernel" not in __import__("sys").modules)
+
+
+def test_predict_docstring_says_what_as_times_means():
+    "Issue 19: predict returns classes whatever as_times is; the docstring says so and what as_times means."
+    doc = TTFSNetwork.predict.__doc__
+    assert "int64 class indices, never times" in doc and "x` holds input spike times" in doc
