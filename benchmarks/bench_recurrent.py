@@ -34,6 +34,15 @@ def load_old(commit):
     mod = types.ModuleType("smoothgrad._tasks_old")
     mod.__package__ = "smoothgrad"
     exec(compile(src, f"{commit}:smoothgrad/tasks.py", "exec"), mod.__dict__)
+
+    class OldAdaBelief(mod.AdaBelief):
+        "The optimiser as the old loop used it: its step-size search steps on fresh arrays (refused since `reset()`)."
+
+        def step(self, params, grads):
+            self._params = None  # forget which arrays the moments belong to: the old loop's arrays are new each trial
+            return super().step(params, grads)
+
+    mod.AdaBelief = OldAdaBelief
     return mod
 
 
