@@ -149,6 +149,16 @@ def finish(proc, seconds=180):
     return proc.returncode, out, err
 
 
+def kill_midrun(client, marker, kill, seconds=180):
+    "Wait until the stalling notebook has started, `kill(pid of its worker)`, let the client end; never leave it running."
+    try:
+        kill(wait_for(marker, client))
+        return finish(client, seconds)
+    finally:
+        if client.poll() is None:
+            client.kill()
+
+
 def test_cluster_paths_progress_and_a_killed_worker(tmp_path, cluster_factory):
     work = tmp_path / "work"
     marker = tmp_path / "fig2.started"
@@ -156,13 +166,8 @@ def test_cluster_paths_progress_and_a_killed_worker(tmp_path, cluster_factory):
     make_nb(work / "nbs" / "fig2.ipynb", STALL, marker)
     cluster = cluster_factory(2)
     client = reproduce(work, cluster.address)
-    try:
-        worker_pid = wait_for(marker, client)
-        os.kill(worker_pid, signal.SIGKILL)  # the worker process running fig2 dies mid-notebook
-        rc, out, err = finish(client)
-    finally:
-        if client.poll() is None:
-            client.kill()
+    # the worker process running fig2 dies mid-notebook
+    rc, out, err = kill_midrun(client, marker, lambda pid: os.kill(pid, signal.SIGKILL))
     assert rc == 0, out + err
     assert "Traceback" not in err
     for name in ("fig1", "fig2"):  # relative folders are the client's, not the workers'
@@ -184,13 +189,8 @@ def test_cluster_lost_scheduler_is_one_line_per_notebook(tmp_path, cluster_facto
     make_nb(work / "nbs" / "figS1.ipynb", STALL, marker)
     cluster = cluster_factory(1)
     client = reproduce(work, cluster.address)
-    try:
-        wait_for(marker, client)
-        os.killpg(cluster.scheduler.pid, signal.SIGKILL)  # the scheduler dies while figS1 runs
-        rc, out, err = finish(client, seconds=120)
-    finally:
-        if client.poll() is None:
-            client.kill()
+    # the scheduler dies while figS1 runs
+    rc, out, err = kill_midrun(client, marker, lambda _: os.killpg(cluster.scheduler.pid, signal.SIGKILL), 120)
     assert rc == 1, out + err
     assert "Traceback" not in err and "Traceback" not in out, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -212,12 +212,7 @@ def test_cluster_notebook_whose_workers_keep_dying_is_one_line(tmp_path, cluster
     make_nb(work / "nbs" / "figS2.ipynb", STALL, marker)
     cluster = cluster_factory(1, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
     client = reproduce(work, cluster.address)
-    try:
-        os.kill(wait_for(marker, client), signal.SIGKILL)
-        rc, out, err = finish(client, seconds=120)
-    finally:
-        if client.poll() is None:
-            client.kill()
+    rc, out, err = kill_midrun(client, marker, lambda pid: os.kill(pid, signal.SIGKILL), 120)
     assert rc == 1, out + err
     assert "Traceback" not in err, err
     assert len([ln for ln in err.splitlines() if ln.startswith("UNFINISHED figS2")]) == 1, err
