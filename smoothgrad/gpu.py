@@ -738,7 +738,7 @@ class GPUBackend:
         outs = result_arrays(mem.zeros, B, sizes, dtype)
         SI = mem.view(mem.empty((nblk, max(1, int(layout.CAP[1, 0]))), np.int64))
         _kernel(dtype, nt)[nblk, nt](mode, batch, net, lay, chunks, Outputs(**{k: mem.view(v) for k, v in outs.items()}), SI)
-        out = {k: mem.host(v) for k, v in outs.items()}
+        out = {k: mem.host(v) for k, v in outs.items() if k != "dk1"}  # dk1: CPU only
         check_flags(out["flag"], flat)
         out["nspk"] = out["nspk"][:, :sum(sizes[1:-1])]
         if mode:

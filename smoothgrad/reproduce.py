@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -170,37 +171,53 @@ PROGRESS_TOPIC = "smoothgrad-progress"  # the Dask event topic of the notebooks'
 
 
 class _ProgressStream:
-    "File-like sink for a kernel's stderr: passes on `[name] <latest line>` at most every `every` seconds."
+    """File-like sink for a kernel's stderr: passes on `[name] <latest line>` at most every `every` seconds; a line that
+    arrives sooner is held and passed on when the interval is over (a timer), unless a newer line replaced it."""
 
     def __init__(self, name, every, file=None, send=None):
         "`send(line)`: where a line goes instead of printing it to `file` (default stderr)."
         self.name, self.every, self.file, self.send = name, float(every), file, send
-        self.pending, self.last = "", -math.inf
+        self.pending, self.last, self.timer, self.lock = "", -math.inf, None, threading.Lock()
 
     def write(self, text):
         lines = [ln.strip() for ln in re.split(r"[\r\n]", _ANSI.sub("", str(text)))]
         lines = [ln for ln in lines if ln]
-        if lines:
-            self.pending = lines[-1]
-        now = time.monotonic()
-        if self.pending and now - self.last >= self.every:
-            self._emit()
-            self.last = now
+        with self.lock:
+            if lines:
+                self.pending = lines[-1]
+            wait = self.last + self.every - time.monotonic()
+            if self.pending and wait <= 0:
+                self._emit()
+            elif self.pending and self.timer is None:
+                self.timer = threading.Timer(wait, self._due)
+                self.timer.daemon = True
+                self.timer.start()
         return len(text)
 
+    def _due(self):
+        with self.lock:
+            self.timer = None
+            if self.pending:
+                self._emit()
+
     def _emit(self):
+        "Pass on the pending line (the caller holds the lock)."
         if self.send is not None:
             self.send(self.pending)
         else:
             print(f"[{self.name}] {self.pending}", file=self.file or sys.stderr, flush=True)
-        self.pending = ""
+        self.pending, self.last = "", time.monotonic()
 
     def flush(self):
         pass
 
     def close(self):
-        if self.pending:
-            self._emit()
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.pending:
+                self._emit()
 
 
 def _dask_worker():

@@ -7,11 +7,12 @@ __all__ = ['FASTMATH', 'kernel_jit', 'inline_jit', 'F_EVT', 'F_GT', 'F_TP', 'F_T
            'F_H', 'F_GS', 'F_LAM', 'F_DK', 'F_GE', 'F_GH', 'F_QC', 'F_AW', 'N_FFIELDS', 'I_EVJ', 'I_GS', 'I_SPI',
            'I_SPG', 'I_PERM', 'I_FIRST', 'N_IFIELDS', 'P_T', 'P_KAPPA', 'P_PI', 'P_HALFPI', 'P_REG', 'P_INVB', 'N_PAR',
            'MODE_FORWARD', 'MODE_LOSS_GRAD', 'MODE_VJP', 'FLAG_OK', 'FLAG_CAPACITY', 'FLAG_ROTATION', 'MAX_SUBSTEPS',
-           'CHUNKS', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike', 'Layout',
-           'workspace_layout', 'Batch', 'Work', 'Outputs', 'field', 'insert_sorted', 'input_events', 'record_spikes',
-           'substeps', 'rotate_layer', 'kick_layer', 'layer_forward', 'sort_spikes', 'pseudo_forward', 'sample_outputs',
-           'pseudo_backward', 'pulse_adjoint', 'layer_backward', 'event_adjoints_to_spikes', 'sample_run',
-           'run_samples', 'FlatParams', 'result_arrays', 'check_flags', 'CPUBackend']
+           'LANES', 'INPUT_BLOCK', 'CHUNKS', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike',
+           'Layout', 'workspace_layout', 'Batch', 'Work', 'Outputs', 'field', 'lane_sum', 'lane_dot', 'insert_sorted',
+           'input_events', 'record_spikes', 'substeps', 'rotate_layer', 'kick_layer', 'layer_forward', 'sort_spikes',
+           'pseudo_forward', 'sample_outputs', 'pseudo_backward', 'pulse_adjoint', 'layer_backward',
+           'event_adjoints_to_spikes', 'batch_input_grad', 'sample_run', 'run_samples', 'input_weight_grad',
+           'FlatParams', 'result_arrays', 'check_flags', 'CPUBackend']
 
 # %% ../nbs/05_ttfs.ipynb #cbbc2467
 import math
@@ -180,6 +181,7 @@ class Outputs(NamedTuple):
     nspk: np.ndarray  # (B, n_hidden) spikes per hidden neuron
     nbefore: np.ndarray  # (B,) hidden spikes before the earliest output
     flag: np.ndarray  # (B,) FLAG_OK, FLAG_CAPACITY or FLAG_ROTATION
+    dk1: np.ndarray  # (B, n_1) layer 1's pulse adjoint per sample where `batch_input_grad` holds, else (1, n_1) unused
 
 # %% ../nbs/05_ttfs.ipynb #23fb0360
 @inline_jit
@@ -191,6 +193,54 @@ def field(w, # workspace array (`fw` or `iw`)
          ):
     "View of field `f` of layer `l` in the workspace `w` (offsets `O`), `length` entries."
     return w[O[l, f]:O[l, f] + length]
+
+# %% ../nbs/05_ttfs.ipynb #6c2f0b02
+LANES = 8  # partial sums of `lane_sum` / `lane_dot`: a fixed summation order, independent of the machine
+
+
+@inline_jit
+def lane_sum(x, # 1-d array (a view)
+             n, # entries to sum, x[0] .. x[n - 1]
+            ):
+    """Sum of `x[:n]` in `LANES` partial sums (entry `i < n - n % LANES` goes to sum `i % LANES`, the rest to the
+    first), added pairwise at the end: a fixed order, and a loop LLVM vectorises. Scalars, so nothing is allocated."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = x[0] * 0
+    m = n - n % LANES
+    for i in range(0, m, LANES):
+        s0 += x[i]
+        s1 += x[i + 1]
+        s2 += x[i + 2]
+        s3 += x[i + 3]
+        s4 += x[i + 4]
+        s5 += x[i + 5]
+        s6 += x[i + 6]
+        s7 += x[i + 7]
+    for i in range(m, n):
+        s0 += x[i]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@inline_jit
+def lane_dot(x, # 1-d array (a view)
+             y, # 1-d array (a view) of the same dtype
+             n, # entries, x[0] * y[0] .. x[n - 1] * y[n - 1]
+            ):
+    "Dot product of `x[:n]` and `y[:n]`, the products summed in the order of `lane_sum`."
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = x[0] * 0
+    m = n - n % LANES
+    for i in range(0, m, LANES):
+        s0 += x[i] * y[i]
+        s1 += x[i + 1] * y[i + 1]
+        s2 += x[i + 2] * y[i + 2]
+        s3 += x[i + 3] * y[i + 3]
+        s4 += x[i + 4] * y[i + 4]
+        s5 += x[i + 5] * y[i + 5]
+        s6 += x[i + 6] * y[i + 6]
+        s7 += x[i + 7] * y[i + 7]
+    for i in range(m, n):
+        s0 += x[i] * y[i]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
 
 # %% ../nbs/05_ttfs.ipynb #8a552423
 @inline_jit
@@ -246,22 +296,22 @@ def record_spikes(l, # layer (1..L)
     "Spikes of layer `l` after a rotation ending at `t1` in interval `G`, in neuron order. New count, -1 on overflow."
     par, LAY, FO, IO, CAP, fw, iw = net.par, net.LAY, lay.FO, lay.IO, lay.CAP, ws.fw, ws.iw
     kappa = par[P_KAPPA]
-    opt, oqt, osp = FO[l, F_PT], FO[l, F_QT], FO[l, F_SPT]
-    osi, osg, ofi = IO[l, I_SPI], IO[l, I_SPG], IO[l, I_FIRST]
-    for i in range(LAY[l, 0]):
-        p1 = fw[opt + i]
-        q1 = fw[oqt + i]
+    n, osp, osi, osg = LAY[l, 0], FO[l, F_SPT], IO[l, I_SPI], IO[l, I_SPG]
+    P, Q, FIRST = field(fw, FO, l, F_PT, n), field(fw, FO, l, F_QT, n), field(iw, IO, l, I_FIRST, n)
+    for i in range(n):  # views: the scan compiles without negative-index checks
+        p1 = P[i]
+        q1 = Q[i]
         if p1 <= 0 and (p1 < 0 or q1 < 0):
             if S >= CAP[l, 2]:
                 return -1
             fw[osp + S] = t1 - since_spike(p1, q1, kappa)
             iw[osi + S] = i
             iw[osg + S] = G
-            if iw[ofi + i] < 0:
-                iw[ofi + i] = S
+            if FIRST[i] < 0:
+                FIRST[i] = S
             S += 1
-            fw[opt + i] = -p1
-            fw[oqt + i] = -q1
+            P[i] = -p1
+            Q[i] = -q1
     return S
 
 # %% ../nbs/05_ttfs.ipynb #bc18de6b
@@ -537,22 +587,22 @@ def pseudo_backward(l, # layer (1..L)
         for j in range(nprev):
             rj = Hp[j] / pi
             W, GW = WK[wo + j * n:wo + (j + 1) * n], gP[wo + j * n:wo + (j + 1) * n]
-            gr = rj * 0
             for i in range(n):
                 GW[i] += rj * DK[i]
-                gr += W[i] * DK[i]
-            GHp[j] = gr / pi
+            GHp[j] = lane_dot(W, DK, n) / pi
 
 # %% ../nbs/05_ttfs.ipynb #f93098ba
 @inline_jit
 def pulse_adjoint(l, # layer (1..L)
                   g, # event group whose pulse is differentiated
                   need_ge, # also the event-time adjoints `F_GE` (not for layer 1)
+                  grad_rows, # add `F_DK` to the gradient rows of the group's events (False: the caller does it)
                   net, # FlatParams
                   lay, # Layout
                   ws, # Work
                  ):
-    "Adjoint of group `g`'s pulse on layer `l`: updates `F_LAM`, adds weight gradients, writes event adjoints `F_GE`."
+    """Adjoint of group `g`'s pulse on layer `l`: updates `F_LAM`, writes `F_DK` and the event adjoints `F_GE`, and
+    (`grad_rows`) adds the weight gradients."""
     WK, par, LAY, FO, IO, fw, iw, gP = net.WK, net.par, net.LAY, lay.FO, lay.IO, ws.fw, ws.iw, ws.gP
     kappa = par[P_KAPPA]
     n, wo = LAY[l, 0], LAY[l, 1]
@@ -563,30 +613,29 @@ def pulse_adjoint(l, # layer (1..L)
                        field(fw, FO, l, F_QC, n))
     oj, oge = IO[l, I_EVJ], FO[l, F_GE]
     e0, e1 = iw[IO[l, I_GS] + g], iw[IO[l, I_GS] + g + 1]
-    tsum = kappa * 0
     for i in range(n):  # vectorised; dh/dtheta = |v-|^2/|v+|^2, dh/dk = p^2/|v+|^2
         p, lam = TP[i], LAM[i]
         a = lam / (p * p + TQ[i] * TQ[i])
         DK[i] = a * (p * p)
         lm = a * (p * p + TM[i] * TM[i])
-        tsum += lm - lam
+        QC[i] = lm - lam
         LAM[i] = lm
         AW[i] = a
     if need_ge and e1 - e0 == 1:
-        fw[oge + e0] = kappa * tsum
+        fw[oge + e0] = kappa * lane_sum(QC, n)
     elif need_ge:  # simultaneous events: replay the group's pulses one by one
         for i in range(n):
             QC[i] = TM[i]
         for ee in range(e0, e1):
             W = WK[wo + iw[oj + ee] * n:wo + (iw[oj + ee] + 1) * n]
-            acc_t = tsum * 0
+            acc_t = kappa * 0
             for i in range(n):
                 qa = QC[i]
                 qn = kick(TP[i], qa, W[i])[1]
                 acc_t += AW[i] * (qa * qa - qn * qn)
                 QC[i] = qn
             fw[oge + ee] = kappa * acc_t
-    for ee in range(e0, e1):
+    for ee in range(e0 if grad_rows else e1, e1):
         GW = gP[wo + iw[oj + ee] * n:wo + (iw[oj + ee] + 1) * n]
         for i in range(n):
             GW[i] += DK[i]
@@ -595,6 +644,7 @@ def pulse_adjoint(l, # layer (1..L)
 @kernel_jit
 def layer_backward(l, # layer
                    need_ge:bool, # compute the event-time adjoints `F_GE` (not for layer 1: inputs are fixed)
+                   grad_rows:bool, # add the weight gradients of every pulse (False: layer 1's, done for the batch)
                    net, # FlatParams
                    lay, # Layout
                    ws, # Work
@@ -612,7 +662,7 @@ def layer_backward(l, # layer
         if g == 0:
             break
         g -= 1
-        pulse_adjoint(l, g, need_ge, net, lay, ws)
+        pulse_adjoint(l, g, need_ge, grad_rows, net, lay, ws)
     n, no = LAY[l, 0], LAY[l, 2]
     G0, LAM = gP[n_w + no:n_w + no + n], field(fw, FO, l, F_LAM, n)
     for i in range(n):
@@ -631,6 +681,14 @@ def event_adjoints_to_spikes(l, # layer (2..L) whose event adjoints go to layer 
         fw[ogsp + iw[ope + e]] = fw[oge + e]
 
 # %% ../nbs/05_ttfs.ipynb #d9fbc692
+@inline_jit
+def batch_input_grad(mode, # MODE_FORWARD, MODE_LOSS_GRAD or MODE_VJP
+                     CAP, # `Layout.CAP`
+                    ) -> bool:
+    "Whether a run leaves layer 1's weight gradient to `input_weight_grad`: a gradient run, one input group per sample."
+    return mode != MODE_FORWARD and CAP[1, 1] == 1
+
+
 @kernel_jit
 def sample_run(b, # sample
                mode, # MODE_FORWARD, MODE_LOSS_GRAD or MODE_VJP
@@ -640,9 +698,11 @@ def sample_run(b, # sample
                ws, # Work (of the sample's chunk)
                out, # Outputs
               ):
-    "Simulate sample `b` (forward, outputs and, unless `MODE_FORWARD`, backward into `ws.gP`); sets `out.flag[b]`."
-    LAY, IO, iw, cnt, NSPK = net.LAY, lay.IO, ws.iw, ws.cnt, out.nspk
+    """Simulate sample `b` (forward, outputs and, unless `MODE_FORWARD`, backward into `ws.gP`); sets `out.flag[b]`.
+    Where `batch_input_grad` holds, layer 1's weight gradient is not added to `ws.gP`; its `F_DK` goes to `out.dk1[b]`."""
+    LAY, FO, IO, fw, iw, cnt, NSPK = net.LAY, lay.FO, lay.IO, ws.fw, ws.iw, ws.cnt, out.nspk
     L = LAY.shape[0] - 1
+    by_batch = batch_input_grad(mode, lay.CAP)
     flag = input_events(b, batch.XT, net, lay, ws)
     for l in range(1, L + 1):
         if flag == FLAG_OK:
@@ -666,9 +726,13 @@ def sample_run(b, # sample
         return
     for l in range(L, 0, -1):
         pseudo_backward(l, net, lay, ws)
-        layer_backward(l, l > 1, net, lay, ws)
+        layer_backward(l, l > 1, l > 1 or not by_batch, net, lay, ws)
         if l > 1:
             event_adjoints_to_spikes(l, lay, ws)
+    if by_batch:  # one group (or none: no input spike, no gradient)
+        DK = field(fw, FO, 1, F_DK, LAY[1, 0])
+        for i in range(LAY[1, 0]):
+            out.dk1[b, i] = DK[i] if cnt[1, 1] > 0 else 0
 
 # %% ../nbs/05_ttfs.ipynb #2d1c1533
 @njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -679,15 +743,43 @@ def run_samples(mode, # MODE_FORWARD, MODE_LOSS_GRAD or MODE_VJP
                 chunks, # Work with one row per chunk: (nch, nf), (nch, ni), (nch, L + 1, 3), (nch, n_grad)
                 out, # Outputs
                ):
-    "`sample_run` for every sample, chunk `c` of the batch on workspace row `c` (parallel over chunks)."
+    """`sample_run` for every sample, chunk `c` of the batch on workspace row `c` (parallel over chunks). Where
+    `batch_input_grad` holds, the chunks' gradient buffers skip layer 1's weights (they are neither cleared nor written)."""
     B = batch.XT.shape[0]
     FW, IW, CNT, GP = chunks  # unpacked outside the parallel loop: numba 0.6x drops writes through a record's field there
     nch = FW.shape[0]
+    g0 = net.LAY[0, 0] * net.LAY[1, 0] if batch_input_grad(mode, lay.CAP) else 0
     for c in prange(nch):
-        GP[c, :] = 0
+        GP[c, g0:] = 0
         ws = Work(FW[c], IW[c], CNT[c], GP[c])
         for b in range(c * B // nch, (c + 1) * B // nch):
             sample_run(b, mode, batch, net, lay, ws, out)
+
+# %% ../nbs/05_ttfs.ipynb #5b1e0a02
+INPUT_BLOCK = 16  # inputs per parallel block of `input_weight_grad`
+
+
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+def input_weight_grad(XT, # (B, n_in) input spike times
+                      T, # trial length: input spikes at or after T are not events
+                      DK1, # (B, n_1) layer 1's pulse adjoint of each sample (its single input group)
+                      G, # (n_in, n_1) float64 output: the gradient of W^(1)T / c summed over the batch
+                     ):
+    "`G[j] = sum_b [XT[b, j] < T] DK1[b]`, summed in sample order, blocks of `INPUT_BLOCK` inputs in parallel."
+    B, n_in = XT.shape
+    n = DK1.shape[1]
+    for k in prange((n_in + INPUT_BLOCK - 1) // INPUT_BLOCK):
+        j0 = k * INPUT_BLOCK
+        j1 = min(j0 + INPUT_BLOCK, n_in)
+        G[j0:j1] = 0
+        for b in range(B):
+            D = DK1[b]
+            for j in range(j0, j1):
+                if XT[b, j] < T:
+                    A = G[j]
+                    for i in range(n):
+                        A[i] += D[i]
+
 
 # %% ../nbs/05_ttfs.ipynb #4e7724fa
 CHUNKS = 64  # chunks of a batch (each with its own gradient buffer); fixed, so results do not depend on threads
@@ -708,12 +800,13 @@ def result_arrays(alloc, # allocator alloc(shape, dtype) of zero-filled arrays (
                   B:int, # batch size
                   sizes, # layer widths
                   dtype, # the working float dtype
+                  dk1_rows:int=1, # rows of `dk1`: B where `batch_input_grad` holds, else 1 (unused)
                  ) -> dict:
     "Per-sample result arrays of a backend, by the names of `Outputs`."
     n_hid = sum(sizes[1:-1])
     return dict(t_out=alloc((B, sizes[-1]), dtype), t_first=alloc((B, sizes[-1]), dtype), loss=alloc(B, dtype),
                 correct=alloc(B, np.int64), nspk=alloc((B, max(n_hid, 1)), np.int64), nbefore=alloc(B, np.int64),
-                flag=alloc(B, np.int64))
+                flag=alloc(B, np.int64), dk1=alloc((dk1_rows, sizes[1]), dtype))
 
 
 def check_flags(flag, # the per-sample `flag` output of a run
@@ -732,7 +825,8 @@ def check_flags(flag, # the per-sample `flag` output of a run
 
 # %% ../nbs/05_ttfs.ipynb #9f2c0244
 class CPUBackend:
-    "The CPU kernels: `run_samples` on at most `CHUNKS` chunks (whatever the threads), workspaces cached between calls."
+    """The CPU kernels: `run_samples` on at most `CHUNKS` chunks (whatever the threads), workspaces cached between calls;
+    layer 1's weight gradient by `input_weight_grad` where every sample has one input group."""
     name = "cpu"
 
     def __init__(self):
@@ -748,17 +842,24 @@ class CPUBackend:
         nch = min(B, CHUNKS)
         ng = flat.n_w + sum(sizes[1:]) if mode else 1
         chunks = self._workspace(nch, layout.nf, layout.ni, L, ng, dtype)
-        out = result_arrays(np.zeros, B, sizes, dtype)
+        by_batch = batch_input_grad(mode, layout.CAP)
+        g0 = sizes[0] * sizes[1] if by_batch else 0
+        grad = np.empty(ng, np.float64)
+        out = result_arrays(np.zeros, B, sizes, dtype, dk1_rows=B if by_batch else 1)
         threads = numba.get_num_threads()
         numba.set_num_threads(1 if B * len(flat.WK) < SERIAL_WORK else threads)
         try:
             run_samples(mode, Batch(XT, LAB, GOUT), flat, layout, chunks, Outputs(**out))
+            if by_batch and not out["flag"].any():
+                input_weight_grad(XT, flat.par[P_T], out["dk1"], grad[:g0].reshape(sizes[0], sizes[1]))
         finally:
             numba.set_num_threads(threads)
         check_flags(out["flag"], flat)
         out["nspk"] = out["nspk"][:, :sum(sizes[1:-1])]
+        del out["dk1"]
         if mode:
-            out["grad"] = chunks.gP.sum(axis=0, dtype=np.float64)
+            out["grad"] = grad
+            np.sum(chunks.gP[:, g0:], axis=0, dtype=np.float64, out=grad[g0:])
         return out
 
     def _workspace(self, nch, nf, ni, L, ng, dtype):
