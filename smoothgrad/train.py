@@ -362,7 +362,7 @@ def check_inputs(x, inputs: str, name: str = "x") -> np.ndarray:
             raise ValueError(f"{name} contains NaN or inf")
         if inputs == "binary" and not ((x == 0) | (x == 1)).all():
             bad = x[(x != 0) & (x != 1)].flat[0].item()
-            raise ValueError(f"{name} holds values other than 0 and 1 (e.g. {bad!r}), but inputs='binary' expects "
+            raise ValueError(f"{name} holds values other than 0 and 1 (e.g. {bad:g}), but inputs='binary' expects "
                              "binarised pixels (spike times? pass inputs='times')")
     return x
 

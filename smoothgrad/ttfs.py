@@ -194,7 +194,7 @@ class _CompileNotice(numba_event.Listener):
             return
         _NOTICE["shown"] = True
         if _compile_notice_wanted():
-            print("smoothgrad: compiling kernels (about a minute, once; later runs load them from "
+            print("smoothgrad: compiling kernels (about 20 s per kind of network, once; later runs load them from "
                   f"{numba_config.CACHE_DIR or 'numba cache'})", file=sys.stderr, flush=True)
 
     def on_end(self, event):

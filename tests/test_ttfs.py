@@ -318,7 +318,7 @@ def test_compile_notice_once_for_smoothgrad_kernels(monkeypatch, capsys):
     for m in ("numpy.linalg", "smoothgrad.ttfs_kernels", "smoothgrad.simulate", "smoothgrad.ttfs_kernels"):
         event.broadcast(miss(m))  # the listener is registered with numba itself
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("smoothgrad: compiling kernels (about a minute, once; later runs")
+    assert len(err) == 1 and err[0].startswith("smoothgrad: compiling kernels (about 20 s per kind of network, once; later runs")
     monkeypatch.setitem(T._NOTICE, "shown", False)
     monkeypatch.setenv("SMOOTHGRAD_COMPILE_NOTICE", "0")
     event.broadcast(miss("smoothgrad.simulate"))
