@@ -145,6 +145,18 @@ def previous_backend(commit):
     return mod.CPUBackend
 
 
+def cpu_model():
+    "The CPU's model name (/proc/cpuinfo on Linux, else what the platform module knows)."
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def side_by_side(f_new, f_old, B, seconds):
     "Samples/s of `f_new` and `f_old` (None: only `f_new`), alternating, best of repeated timings within `seconds`."
     fs = [f for f in (f_new, f_old) if f is not None]
@@ -219,11 +231,11 @@ def main():
     if args.backend == "cupy":
         return gpu_main(args)
     import numba
+    from llvmlite import binding
 
-    cpu = numba.config.CPU_NAME or "host"
-    print(f"Fig. 4 network 784-100-100-10, CPU {platform.processor() or platform.machine()} "
-          f"({os.cpu_count()} cores, numba threads {numba.get_num_threads()}, numba target {cpu}), "
-          f"previous kernels: {args.previous}")
+    target = numba.config.CPU_NAME or f"host ({binding.get_host_cpu_name()})"
+    print(f"Fig. 4 network 784-100-100-10, CPU {cpu_model()} ({os.cpu_count()} cores, numba threads "
+          f"{numba.get_num_threads()}, numba target {target}), previous kernels: {args.previous}")
     Old = previous_backend(args.previous)
     if Old is None:
         print(f"(no git history here: the previous kernels of {args.previous} are not timed)")

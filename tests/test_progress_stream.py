@@ -17,7 +17,7 @@ def test_first_line_at_once_then_held_until_the_interval_is_over():
     s.write("step 2\n")
     s.write("step 3\r")  # replaces the held line
     assert _lines(buf) == ["[nb] step 1"]
-    time.sleep(0.6)  # the timer passes on the latest held line, without a further write
+    time.sleep(1.0)  # the timer passes on the latest held line, without a further write
     assert _lines(buf) == ["[nb] step 1", "[nb] step 3"]
     s.close()
     assert _lines(buf) == ["[nb] step 1", "[nb] step 3"]  # nothing pending, nothing repeated
@@ -45,4 +45,4 @@ def test_send_replaces_printing_and_lines_keep_the_cadence():
         time.sleep(0.01)
     s.close()
     assert sent[0] == "line 0" and sent[-1] == f"line {k - 1}"
-    assert 5 <= len(sent) <= 8, sent  # about one per 0.2 s over 1.1 s, plus the last
+    assert 3 <= len(sent) <= 9, sent  # about one per 0.2 s over 1.1 s, plus the last (slack for a loaded machine)
