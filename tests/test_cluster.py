@@ -159,13 +159,19 @@ def kill_midrun(client, marker, kill, seconds=180):
             client.kill()
 
 
+def start_run(tmp_path, cluster_factory, workers, stalled, others=(), **env):
+    """A client running, on a fresh cluster of `workers`, the notebook `stalled` (it stalls after touching a start
+    marker) and `others` ((name, body) pairs) in `tmp_path/work`. Returns `(work, marker, cluster, client)`."""
+    work, marker = tmp_path / "work", tmp_path / f"{stalled}.started"
+    for name, body in others:
+        make_nb(work / "nbs" / f"{name}.ipynb", body)
+    make_nb(work / "nbs" / f"{stalled}.ipynb", STALL, marker)
+    cluster = cluster_factory(workers, **env)
+    return work, marker, cluster, reproduce(work, cluster.address)
+
+
 def test_cluster_paths_progress_and_a_killed_worker(tmp_path, cluster_factory):
-    work = tmp_path / "work"
-    marker = tmp_path / "fig2.started"
-    make_nb(work / "nbs" / "fig1.ipynb", PROGRESS)
-    make_nb(work / "nbs" / "fig2.ipynb", STALL, marker)
-    cluster = cluster_factory(2)
-    client = reproduce(work, cluster.address)
+    work, marker, cluster, client = start_run(tmp_path, cluster_factory, 2, "fig2", [("fig1", PROGRESS)])
     # the worker process running fig2 dies mid-notebook
     rc, out, err = kill_midrun(client, marker, lambda pid: os.kill(pid, signal.SIGKILL))
     assert rc == 0, out + err
@@ -183,12 +189,7 @@ def test_cluster_paths_progress_and_a_killed_worker(tmp_path, cluster_factory):
 
 
 def test_cluster_lost_scheduler_is_one_line_per_notebook(tmp_path, cluster_factory):
-    work = tmp_path / "work"
-    marker = tmp_path / "figS1.started"
-    make_nb(work / "nbs" / "fig1.ipynb", WRITE)
-    make_nb(work / "nbs" / "figS1.ipynb", STALL, marker)
-    cluster = cluster_factory(1)
-    client = reproduce(work, cluster.address)
+    work, marker, cluster, client = start_run(tmp_path, cluster_factory, 1, "figS1", [("fig1", WRITE)])
     # the scheduler dies while figS1 runs
     rc, out, err = kill_midrun(client, marker, lambda _: os.killpg(cluster.scheduler.pid, signal.SIGKILL), 120)
     assert rc == 1, out + err
@@ -207,11 +208,8 @@ def test_cluster_lost_scheduler_is_one_line_per_notebook(tmp_path, cluster_facto
 
 def test_cluster_notebook_whose_workers_keep_dying_is_one_line(tmp_path, cluster_factory):
     "With no retries allowed, one killed worker is Dask's KilledWorker: one line, a record, the exit status 1."
-    work = tmp_path / "work"
-    marker = tmp_path / "figS2.started"
-    make_nb(work / "nbs" / "figS2.ipynb", STALL, marker)
-    cluster = cluster_factory(1, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
-    client = reproduce(work, cluster.address)
+    work, marker, cluster, client = start_run(tmp_path, cluster_factory, 1, "figS2",
+                                              DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
     rc, out, err = kill_midrun(client, marker, lambda pid: os.kill(pid, signal.SIGKILL), 120)
     assert rc == 1, out + err
     assert "Traceback" not in err, err
