@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 # %% ../nbs/05_ttfs.ipynb #15f686e2
-FASTMATH = {"contract"}  # LLVM fast-math flags of every CPU kernel (FMA only: reassociation broke determinism)
+FASTMATH = False  # no LLVM fast-math flag: FMA contraction and reassociation both broke determinism (above)
 kernel_jit = njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 

@@ -1,13 +1,16 @@
-"""A seed fixes every number: compiled in the process or loaded from numba's cache, on 1 or 2 threads.
+"""A seed fixes every number: compiled in the process or loaded from numba's cache, on 1 or 2 threads, and compiled
+for this CPU or for a generic x86-64.
 
 Each scenario runs in a subprocess with its own numba cache folder and thread count, computes the Fig. 4 network's
 output times, loss gradient and a few training steps in float32 and float64, and prints a digest of the raw
 bytes; the digests must agree exactly."""
 import json
 import os
+import platform
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,8 +40,9 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run(cache_dir, threads):
+def _run(cache_dir, threads, env_extra=None):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), NUMBA_NUM_THREADS=str(threads))
+    env.update(env_extra or {})
     r = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -52,6 +56,26 @@ def test_compiled_and_cached_kernels_and_thread_counts_give_identical_bits(tmp_p
     assert compiled["cache_hits"] == 0 and cached_1["cache_hits"] > 0 and cached_2["cache_hits"] > 0
     for dtype in ("float32", "float64"):
         assert compiled[dtype] == cached_1[dtype] == cached_2[dtype], dtype
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the generic target is x86-64's")
+def test_generic_cpu_gives_identical_bits(tmp_path):
+    """Compiled for a generic x86-64 (no FMA, no AVX), the kernels compute and train to the same bits as compiled for
+    this CPU: no fast-math flag lets LLVM round differently per target (chapter 05; with `contract` float32 training
+    differed). With NumPy, OpenBLAS and glibc's libm on their plain SSE paths too
+    (`scripts/notebook_outputs.generic_cpu_env`), float32 stays identical; float64 then depends on which variant of
+    libm's double functions (exp, atan2, ...) glibc picks, FMA or SSE2, which differ in the last bit on some inputs."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import notebook_outputs
+
+    generic_env = notebook_outputs.generic_cpu_env(tmp_path / "generic")
+    numba_generic = {k: generic_env[k] for k in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")}
+    host = _run(tmp_path / "host", 2)
+    generic = _run(tmp_path / "generic", 2, numba_generic)
+    everything_generic = _run(tmp_path / "generic", 2, generic_env)  # the same compiled kernels, plain libm/NumPy
+    for dtype in ("float32", "float64"):
+        assert host[dtype] == generic[dtype], dtype
+    assert everything_generic["float32"] == host["float32"]
 
 
 def test_thread_count_in_process_does_not_change_the_gradient():
