@@ -116,6 +116,8 @@ def save_run(path, figure, header, run):
     data.update(jsonable(header), figure=figure)
     runs = data.setdefault("runs", {})
     key = f"jax{run['environment']['jax']}-optax{run['environment']['optax']}"
+    if run.get("perturbation_seed") is not None:  # a rerun on perturbed inputs: its own entry, beside the run of record
+        key += f"-perturbed{run['perturbation_seed']}"
     runs[key] = jsonable(run)
     data["runs"] = dict(sorted(runs.items()))
     tmp = path.with_suffix(".tmp")
@@ -168,6 +170,26 @@ CONFIG_QIF = {  # the authors' experiments/rnn/rnn.ipynb
 }
 
 
+PERTURBATION = 1e-12  # smoothgrad.tasks.PERTURBATION: the chaotic spread of the published-inputs runs
+
+
+def perturb_inputs(rnn, seed, T):
+    """Make their `rnn.init_input` return the published inputs with every input time inside the trial shifted by
+    U(-1e-12, 1e-12) (NumPy's generator of `seed`), kept in [0, T), as smoothgrad's "perturbed" reruns do; the
+    spikes queued after the trial, and the order, stay as drawn. Their code is not changed, only this one name."""
+    import jax.numpy as jnp
+    draw = rnn.init_input
+
+    def init_input(key, config):
+        key, (times, neurons) = draw(key, config)
+        t = np.asarray(times, np.float64).copy()
+        inside = t < T
+        t[inside] = np.clip(t[inside] + np.random.default_rng(seed).uniform(-PERTURBATION, PERTURBATION,
+                                                                            inside.sum()), 0.0, np.nextafter(T, 0.0))
+        return key, (jnp.asarray(t), neurons)
+    rnn.init_input = init_input
+
+
 def run_rnn(a, root, figure):
     import jax
     import jax.numpy as jnp
@@ -187,6 +209,8 @@ def run_rnn(a, root, figure):
         optim_text = "optax.adabelief(optax.exponential_decay(1e-2, 2000, 1/e)) (b1 0.9, b2 0.999, eps 1e-16)"
     neuron = QIFNeuron(config["tau"], config["eps"], config["alpha"])
     T = config["T"]
+    if a.perturb is not None:
+        perturb_inputs(rnn, a.perturb, T)
     env = environment(root)
     print(f"{figure}: authors' rnn.run(mode={'grid' if grid_mode else 'normal'}), {n} trials, jax {env['jax']}, "
           f"optax {env['optax']} (AdaBelief '{env['adabelief']}')", flush=True)
@@ -254,10 +278,12 @@ def run_rnn(a, root, figure):
         environment=env,
         settings=dict(config={k: (np.asarray(v).tolist() if k == "grid" else v) for k, v in config.items()},
                       mode="grid" if grid_mode else "normal", optimizer=optim_text, dtype="float64",
-                      inputs="their seed 7 with jax_threefry_partitionable = False"),
+                      inputs="their seed 7 with jax_threefry_partitionable = False" + (
+                          "" if a.perturb is None else f"; every input time in the trial shifted by U(-{PERTURBATION:g}, "
+                          f"{PERTURBATION:g}) from numpy.random.default_rng({a.perturb})")),
         inputs_check=dict(in_trial_sources_match_published=bool(same_inputs), max_abs_input_time_diff_tau=d_in,
                           max_abs_target_diff_tau=d_tg, reference="smoothgrad/assets/paper_inputs.json"),
-        values=values, wall_time_s=wall, wall_time_note="whole run() call incl. compilation, nice -n 19, shared host",
+        values=values, perturbation_seed=a.perturb, wall_time_s=wall, wall_time_note="whole run() call incl. compilation, nice -n 19, shared host",
     )
     header = dict(
         description=("Fig. 3 / Fig. S6 (one run: the authors' notebook draws both from it)" if not grid_mode else
@@ -334,7 +360,7 @@ def run_fig2(a, root):
                                                         "clipped to [0, T]", dtype="float64"),
                inputs_check=dict(max_abs_fixed_time_diff_tau=d_t, max_abs_fixed_weight_diff=d_w,
                                  reference="smoothgrad/assets/paper_inputs.json"),
-               values=values, wall_time_s=wall,
+               values=values, perturbation_seed=a.perturb, wall_time_s=wall,
                wall_time_note="whole run() call incl. compilation, nice -n 19, shared host")
     header = dict(description="Fig. 2 (single QIF neuron) with the authors' code, unchanged (chklos/spikegd).",
                   units="times in tau (tau = 10 ms) unless the key says _ms",
@@ -473,7 +499,7 @@ def run_fig4(a, root):
                              setup="smoothgrad's fig4 quick setup: 6,000 embedded training digits, 1,000 test, "
                                    "batch 100 (60 updates per epoch as the paper's 60,000 / 1000), 30 epochs, "
                                    "lr 4e-3 exp(-epoch/100), flips 0.02"),
-               values=values, wall_time_s=wall, epoch_end_times_s=epoch_times,
+               values=values, perturbation_seed=a.perturb, wall_time_s=wall, epoch_end_times_s=epoch_times,
                wall_time_note="whole run() call incl. compilation and their per-epoch test probes, nice -n 19")
     header = dict(description="Fig. 4 network (784-100-100-10 theta neurons) trained with the authors' code, "
                               "unchanged (chklos/spikegd), on smoothgrad's embedded digits (quick setup, one seed).",
@@ -505,6 +531,9 @@ def main():
     ap.add_argument("--batch", type=int, default=100, help="fig4: batch size (quick setup: 100)")
     ap.add_argument("--n-train", type=int, default=None, help="fig4: use n evenly spaced training digits (smoke test)")
     ap.add_argument("--seed", type=int, default=None, help="fig4: seed (default: their notebook's first seed)")
+    ap.add_argument("--perturb", type=int, default=None, metavar="SEED",
+                    help="fig3/figS7: rerun on the published inputs shifted by U(-1e-12, 1e-12) (NumPy seed SEED), "
+                         "the chaotic spread; recorded as its own entry")
     a = ap.parse_args()
     import jax
     jax.config.update("jax_enable_x64", a.figure != "fig4")  # their rnn/single notebooks: x64; MNIST: float32
