@@ -360,7 +360,7 @@ def run_fig2(a, root):
                                                         "clipped to [0, T]", dtype="float64"),
                inputs_check=dict(max_abs_fixed_time_diff_tau=d_t, max_abs_fixed_weight_diff=d_w,
                                  reference="smoothgrad/assets/paper_inputs.json"),
-               values=values, perturbation_seed=a.perturb, wall_time_s=wall,
+               values=values, wall_time_s=wall,
                wall_time_note="whole run() call incl. compilation, nice -n 19, shared host")
     header = dict(description="Fig. 2 (single QIF neuron) with the authors' code, unchanged (chklos/spikegd).",
                   units="times in tau (tau = 10 ms) unless the key says _ms",
@@ -499,7 +499,7 @@ def run_fig4(a, root):
                              setup="smoothgrad's fig4 quick setup: 6,000 embedded training digits, 1,000 test, "
                                    "batch 100 (60 updates per epoch as the paper's 60,000 / 1000), 30 epochs, "
                                    "lr 4e-3 exp(-epoch/100), flips 0.02"),
-               values=values, perturbation_seed=a.perturb, wall_time_s=wall, epoch_end_times_s=epoch_times,
+               values=values, wall_time_s=wall, epoch_end_times_s=epoch_times,
                wall_time_note="whole run() call incl. compilation and their per-epoch test probes, nice -n 19")
     header = dict(description="Fig. 4 network (784-100-100-10 theta neurons) trained with the authors' code, "
                               "unchanged (chklos/spikegd), on smoothgrad's embedded digits (quick setup, one seed).",
@@ -535,6 +535,8 @@ def main():
                     help="fig3/figS7: rerun on the published inputs shifted by U(-1e-12, 1e-12) (NumPy seed SEED), "
                          "the chaotic spread; recorded as its own entry")
     a = ap.parse_args()
+    if a.perturb is not None and a.figure not in ("fig3", "figS7"):
+        ap.error(f"--perturb applies to fig3 and figS7 (the published inputs of the recurrent task), not {a.figure}")
     import jax
     jax.config.update("jax_enable_x64", a.figure != "fig4")  # their rnn/single notebooks: x64; MNIST: float32
     jax.config.update("jax_threefry_partitionable", False)  # JAX 0.4.x random bits (the authors' seeds)
