@@ -38,7 +38,9 @@ def test_yinyang_quick_accuracy(tmp_path):
     _check_yinyang(v)
     # the settings were chosen on the validation split: the chosen candidate has the best validation score
     best = max(v["selection"], key=lambda r: (r["val_ordinary"], r["val_pseudo"]))
-    assert v["chosen"] == {"T": best["T"], "reg": best["reg"]} and len(v["selection"]) == 2
+    setting = {k: best[k] for k in best if k not in ("val_ordinary", "val_pseudo", "seeds")}
+    assert v["chosen"] == setting and set(setting) == {"hidden", "T", "reg", "beta", "gamma", "margin"}
+    assert len(v["selection"]) == 2
     assert v["acc_test_ordinary"]["mean"] <= v["acc_test"]["mean"] + 1e-12
     assert v["acc_test_ordinary"]["mean"] >= 0.85, v["acc_test_ordinary"]  # quick-mode floor (paper mode aims at 0.98)
 
