@@ -15,10 +15,10 @@ import math
 import numbers
 import os
 import platform
+import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -47,16 +47,23 @@ def atomic_write(path, # the file to write (its folder is created if missing)
     default_term = on_main and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     if default_term:  # a SIGTERM now must still remove the temporary file: let it unwind through `finally`
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)  # mkstemp gives 0600
+        while True:  # a unique name, bound before the file exists: `finally` can always remove it
+            tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+                break
+            except FileExistsError:  # another writer's file: never ours to remove
+                tmp = None
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)  # created as 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         if default_term:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

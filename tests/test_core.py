@@ -42,6 +42,25 @@ def test_json_is_safe_for_numpy_and_non_finite_values(tmp_path):
     assert json.loads(p.read_text()) == {"a": 0.25, "b": [0, 1, 2], "c": ["nan", "-inf"]}
 
 
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_interrupt_just_after_the_temporary_file_is_created_leaves_nothing(interrupt, tmp_path, monkeypatch):
+    """A Ctrl-C (or a SIGTERM, an exit) that lands as soon as the temporary file exists, before the call that created
+    it returns: the old file stays and no temporary file is left (with `mkstemp` the name was not yet bound)."""
+    p = core.atomic_write(tmp_path / "a.txt", "old")
+    real_open = os.open
+
+    def open_then_interrupt(*a, **k):
+        fd = real_open(*a, **k)
+        os.close(fd)
+        raise interrupt()
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(interrupt):
+        core.atomic_write(p, "new")
+    monkeypatch.undo()
+    assert p.read_text() == "old" and sorted(x.name for x in tmp_path.iterdir()) == ["a.txt"]
+
+
 WRITER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
