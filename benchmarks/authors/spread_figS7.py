@@ -85,18 +85,13 @@ def main():
                                "wall_time_s": time.perf_counter() - t0, "provenance": provenance()}
         print(f"{s}: final loss {r['loss'][-1]:.3g}", flush=True)
         atomic_write_json(out, doc)
-    for s, run in doc["runs"].items():  # runs written before the field existed: the first 50 updates again
-        if "loss_after_50_updates" not in run:
-            kw = {} if s == "published" else inputs(int(s))
-            run["loss_after_50_updates"] = float(train_recurrent(**dict(PAPER["figS7"], n_trials=50, progress=False,
-                                                                        **kw))["loss"][50])
     ours = {s: r["loss_final"] for s, r in doc["runs"].items()}
-    early = {s: r["loss_after_50_updates"] for s, r in doc["runs"].items() if "loss_after_50_updates" in r}
+    early = {s: r["loss_after_50_updates"] for s, r in doc["runs"].items()}
     doc.update(description=f"smoothgrad's Fig. S7 (PAPER['figS7'], 20,000 trials) on the published inputs shifted by "
                f"U(-{a.scale:g}, {a.scale:g}) (default_rng(seed), one seed per run)"
                + (" and on the published inputs ('published')" if library else "") + ", beside the authors' runs",
                comparison=compare(ours, authors_losses()), authors_runs=authors_losses(),
-               comparison_after_50_updates=compare(early, authors_losses(50)) if early else None,
+               comparison_after_50_updates=compare(early, authors_losses(50)),
                authors_after_50_updates=authors_losses(50))
     atomic_write_json(out, doc)
     print(json.dumps(doc["comparison"], indent=1))
