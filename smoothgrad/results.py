@@ -496,10 +496,10 @@ CLAIMS += [
     claim("fashion", "acc_pseudo_after", "Fashion-MNIST test accuracy counting pseudospikes, Fig. 4 protocol "
           "(binarised pixels)", 0.89, "MLP: about 0.89 (grey)", rule="at_least", kind="beyond", units="fraction",
           paper_source=_GOAL, note=_FASHION, data=_FM, setup={"n_train": 60000, "epochs": 100}),
-    claim("fashion_grey", "acc_ordinary_after", "Fashion-MNIST, grey levels as spike times, code, flips and loss "
-          "weight chosen on a validation split: test accuracy with ordinary output spikes (mean over seeds)", 0.88,
-          "goal >= 0.88 (within 0.01 of the pseudospike goal)", rule="at_least", kind="beyond", units="fraction",
-          paper_source=_GOAL, data=_FM, setup=_FM_GREY),
+    claim("fashion_grey", "acc_ordinary_after", "Fashion-MNIST, grey levels as spike times, input code, network "
+          "and loss weight chosen on a validation split: test accuracy with ordinary output spikes (mean over seeds)",
+          0.88, "goal >= 0.88 (within 0.01 of the pseudospike goal)", rule="at_least", kind="beyond",
+          units="fraction", paper_source=_GOAL, data=_FM, setup=_FM_GREY),
     claim("fashion_grey", "acc_pseudo_after", "Fashion-MNIST, the same runs: test accuracy counting pseudospikes "
           "(mean over seeds)", 0.89, "goal >= 0.89", rule="at_least", kind="beyond", units="fraction",
           paper_source=_GOAL, note=_FASHION, data=_FM, setup=_FM_GREY),

@@ -71,9 +71,11 @@ def test_fashion_grey_code_quick(tmp_path):
     assert (tmp_path / "figs" / "fashion_grey.png").stat().st_size > 0
     assert not (tmp_path / "figs" / "fashion.json").exists()
     v = doc["values"]
-    # input code, flips and loss weight chosen on a held-out validation split, never on the test images
+    # input code, network, flips and loss weight chosen on a held-out validation split, never on the test images
     best = max(v["selection"], key=lambda r: (r["val_ordinary"], r["val_pseudo"]))
-    assert v["chosen"] == {k: best[k] for k in ("code", "flip", "reg")} and doc["input_code"] == v["chosen"]["code"]
+    assert v["chosen"] == {k: best[k] for k in ("code", "hidden", "T", "flip", "reg")}
+    assert doc["input_code"] == v["chosen"]["code"]
+    assert f"network 784-{'-'.join(map(str, v['chosen']['hidden']))}-10, T {v['chosen']['T']:g}" in doc["optimiser"]
     data = doc["provenance"]["data"]
     assert data["sizes"]["x_train"] == 5000 and data["sizes"]["x_validation"] == 1000 and data["sizes"]["x_test"] == 1000
     assert v["hidden_silent_before"]["mean"] >= 0.9 and v["acc_pseudo_before"]["mean"] < 0.2
