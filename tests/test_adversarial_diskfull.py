@@ -172,8 +172,9 @@ def json_valid(p):
 
 # ---- signals during a checkpoint write --------------------------------------------------------------------------
 CHILD = textwrap.dedent("""
-    import os, sys, time, numpy as np
+    import os, signal, sys, time, numpy as np
     from smoothgrad.train import atomic_savez
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started with SIGINT ignored
     path, slow = sys.argv[1], sys.argv[2] == "1"
     big = np.arange(300_000, dtype=np.float64)
     atomic_savez(path, a=big, v=np.int64(0))
