@@ -87,12 +87,12 @@ def main():
         atomic_write_json(out, doc)
     ours = {s: r["loss_final"] for s, r in doc["runs"].items()}
     early = {s: r["loss_after_50_updates"] for s, r in doc["runs"].items()}
+    theirs, theirs_early = authors_losses(), authors_losses(50)
     doc.update(description=f"smoothgrad's Fig. S7 (PAPER['figS7'], 20,000 trials) on the published inputs shifted by "
                f"U(-{a.scale:g}, {a.scale:g}) (default_rng(seed), one seed per run)"
                + (" and on the published inputs ('published')" if library else "") + ", beside the authors' runs",
-               comparison=compare(ours, authors_losses()), authors_runs=authors_losses(),
-               comparison_after_50_updates=compare(early, authors_losses(50)),
-               authors_after_50_updates=authors_losses(50))
+               comparison=compare(ours, theirs), authors_runs=theirs,
+               comparison_after_50_updates=compare(early, theirs_early), authors_after_50_updates=theirs_early)
     atomic_write_json(out, doc)
     print(json.dumps(doc["comparison"], indent=1))
 
