@@ -22,7 +22,7 @@ from numba.core import event as numba_event
 
 from .core import atomic_write, check_real
 from .neurons import Theta, theta_H
-from .ttfs_kernels import N_PAR, P_HALFPI, P_INVB, P_KAPPA, P_PI, P_REG, P_T, CPUBackend, FlatParams
+from .ttfs_kernels import N_PAR, P_BETA, P_HALFPI, P_INVB, P_KAPPA, P_PI, P_REG, P_T, CPUBackend, FlatParams
 from .ttfs_kernels import workspace_layout
 
 # %% ../nbs/06a_ttfs_network.ipynb #562de3bc
@@ -122,8 +122,8 @@ def _check_labels(labels, B, n_out):
     return labels.astype(np.int64)
 
 # %% ../nbs/06a_ttfs_network.ipynb #901e0848
-def _check_config(neuron, T, t_in, reg, dtype) -> tuple:
-    "Validated `(T, t_in, reg)` of a network of `neuron`s computing in `dtype`; else an error naming the culprit."
+def _check_config(neuron, T, t_in, reg, dtype, beta=1.0) -> tuple:
+    "Validated `(T, t_in, reg, beta)` of a network of `neuron`s computing in `dtype`; else an error naming the culprit."
     if isinstance(neuron, type) or not isinstance(neuron, Theta):
         raise TypeError(f"neuron must be a Theta instance, got {neuron!r}")
     lo, hi = _time_range(dtype)
@@ -139,7 +139,7 @@ def _check_config(neuron, T, t_in, reg, dtype) -> tuple:
     if not t_in < T:
         raise ValueError(f"T must exceed t_in (t_in in [0, T)), got T = {T} and t_in = {t_in}: binarised inputs at "
                          "t_in >= T would all be ignored (to shorten T below t_in, set t_in first)")
-    return T, t_in, check_real("reg", reg, 0.0, hi)
+    return T, t_in, check_real("reg", reg, 0.0, hi), check_real("beta", beta, 0.0, hi, lo_open=True)
 
 
 def _param_arrays(name, arrays, shapes, dtype, bound, hint):
@@ -219,11 +219,12 @@ class TTFSNetwork:
       t_in: input spike time of binarised inputs, in [0, T) (default T ln(1/0.99))
       reg: weight (>= 0) of the loss term exp(t_label / T) - 1
       phi0: initial phase of every neuron, in [0, period] (default period / 2)
+      beta: sharpness (> 0) of the loss's softmax over -t_out (1: the paper's loss)
 
     Attributes `weights` (list of `(n_out, n_in)` arrays) and `phi0` (list of `(n,)` arrays) are the parameters;
     `params()` returns them as one list (weights first), the order of the gradients of `loss_and_grad`. Assigning
-    `weights`, `phi0`, `T`, `t_in`, `reg` or `neuron` checks the new value (a ValueError/TypeError leaves the network
-    unchanged); `sizes` and `dtype` are fixed. Every hidden neuron may spike several times per trial; all ordinary
+    `weights`, `phi0`, `T`, `t_in`, `reg`, `beta` or `neuron` checks the new value (a ValueError/TypeError leaves
+    the network unchanged); `sizes` and `dtype` are fixed. Every hidden neuron may spike several times per trial; all ordinary
     spikes are propagated.
 
     Inputs `x` of every method are binarised values `(B, n_in)` (nonzero = one input spike at `t_in`), or, with
@@ -240,8 +241,9 @@ class TTFSNetwork:
                  t_in:float|None=None, # input spike time of binarised inputs, in [0, T) (default T ln(1/0.99))
                  reg:float=1e-2, # weight (>= 0) of the loss term exp(t_label / T) - 1
                  phi0:float|None=None, # initial phase of every neuron, in [0, period] (default period / 2)
+                 beta:float=1.0, # sharpness (> 0) of the loss's softmax over -t_out (1: the paper's loss)
                 ):
-        self._configure(sizes, Theta(6 / math.pi, 1.25) if neuron is None else neuron, T, t_in, reg, dtype)
+        self._configure(sizes, Theta(6 / math.pi, 1.25) if neuron is None else neuron, T, t_in, reg, dtype, beta)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
             raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
         w_scale = check_real("w_scale", w_scale, 0.0, MAX_ABS_WEIGHT * self.neuron.c)
@@ -269,7 +271,7 @@ class TTFSNetwork:
 
     @neuron.setter
     def neuron(self, value):
-        _check_config(value, self.T, self.t_in, self.reg, self.dtype)
+        _check_config(value, self.T, self.t_in, self.reg, self.dtype, self.beta)
         try:
             _check_weights(self.weights, self.sizes, self.dtype, value)
             _check_phi0(self.phi0, self.sizes, self.dtype, value)
@@ -284,7 +286,7 @@ class TTFSNetwork:
 
     @T.setter
     def T(self, value):
-        self.__dict__["T"] = _check_config(self.neuron, value, self.t_in, self.reg, self.dtype)[0]
+        self.__dict__["T"] = _check_config(self.neuron, value, self.t_in, self.reg, self.dtype, self.beta)[0]
 
     @property
     def t_in(self) -> float:
@@ -293,7 +295,7 @@ class TTFSNetwork:
 
     @t_in.setter
     def t_in(self, value):
-        self.__dict__["t_in"] = _check_config(self.neuron, self.T, value, self.reg, self.dtype)[1]
+        self.__dict__["t_in"] = _check_config(self.neuron, self.T, value, self.reg, self.dtype, self.beta)[1]
 
     @property
     def reg(self) -> float:
@@ -302,7 +304,16 @@ class TTFSNetwork:
 
     @reg.setter
     def reg(self, value):
-        self.__dict__["reg"] = _check_config(self.neuron, self.T, self.t_in, value, self.dtype)[2]
+        self.__dict__["reg"] = _check_config(self.neuron, self.T, self.t_in, value, self.dtype, self.beta)[2]
+
+    @property
+    def beta(self) -> float:
+        "Sharpness (> 0) of the loss's softmax over `-t_out`; 1 is the paper's loss."
+        return self.__dict__["beta"]
+
+    @beta.setter
+    def beta(self, value):
+        self.__dict__["beta"] = _check_config(self.neuron, self.T, self.t_in, self.reg, self.dtype, value)[3]
 
     @property
     def weights(self) -> list:
@@ -333,14 +344,14 @@ class TTFSNetwork:
 
 # %% ../nbs/06a_ttfs_network.ipynb #8f152499
 @patch
-def _configure(self:TTFSNetwork, sizes, neuron, T, t_in, reg, dtype):
+def _configure(self:TTFSNetwork, sizes, neuron, T, t_in, reg, dtype, beta=1.0):
     "Check and set the configuration (`t_in=None`: T ln(1/0.99)); the parameters come next."
     sizes, dtype = _check_sizes(sizes), _check_dtype(dtype)
     _check_param_bytes(sizes, dtype)
     if t_in is None:
-        t_in = _check_config(neuron, T, 0.0, reg, dtype)[0] * math.log(1 / 0.99)
-    T, t_in, reg = _check_config(neuron, T, t_in, reg, dtype)
-    self.__dict__.update(sizes=sizes, dtype=dtype, neuron=neuron, T=T, t_in=t_in, reg=reg)
+        t_in = _check_config(neuron, T, 0.0, reg, dtype, beta)[0] * math.log(1 / 0.99)
+    T, t_in, reg, beta = _check_config(neuron, T, t_in, reg, dtype, beta)
+    self.__dict__.update(sizes=sizes, dtype=dtype, neuron=neuron, T=T, t_in=t_in, reg=reg, beta=beta)
     self._K = 2  # spike capacity per neuron (grows on demand)
 
 # %% ../nbs/06a_ttfs_network.ipynb #f3e9471f
@@ -383,7 +394,7 @@ def clip_params(self:TTFSNetwork):
 def _check_params(self:TTFSNetwork):
     """Everything the kernels read and `save` writes: the configuration (the neuron may have been changed in place)
     and the parameters (changed in place by users and optimisers)."""
-    _check_config(self.neuron, self.T, self.t_in, self.reg, self.dtype)
+    _check_config(self.neuron, self.T, self.t_in, self.reg, self.dtype, self.beta)
     _check_weights(self.weights, self.sizes, self.dtype, self.neuron)
     _check_phi0(self.phi0, self.sizes, self.dtype, self.neuron)
 
@@ -399,7 +410,7 @@ def _flat(self:TTFSNetwork) -> FlatParams:
         WK = np.concatenate([(np.asarray(W, np.float64).T / c).ravel() for W in self.weights]).astype(self.dtype)
     th0 = kappa * np.concatenate([np.asarray(p, np.float64) for p in self.phi0])
     par = np.zeros(N_PAR, self.dtype)
-    par[[P_T, P_KAPPA, P_PI, P_HALFPI, P_REG]] = self.T, kappa, math.pi, math.pi / 2, self.reg
+    par[[P_T, P_KAPPA, P_PI, P_HALFPI, P_REG, P_BETA]] = self.T, kappa, math.pi, math.pi / 2, self.reg, self.beta
     L = len(self.sizes) - 1
     LAY = np.zeros((L + 1, 3), np.int64)
     LAY[0, 0] = self.sizes[0]
@@ -618,7 +629,8 @@ def save(self:TTFSNetwork,
     "Write the configuration and parameters to `path` as an `.npz` archive of plain arrays (atomically)."
     self._check_params()
     arrays = dict(format=np.array(_FORMAT), sizes=np.array(self.sizes, np.int64), dtype=np.array(self.dtype.name),
-                  config=np.array([self.neuron.tau, self.neuron.I0, self.T, self.t_in, self.reg], np.float64))
+                  config=np.array([self.neuron.tau, self.neuron.I0, self.T, self.t_in, self.reg, self.beta],
+                                  np.float64))
     arrays.update({f"weights_{l}": np.asarray(W, self.dtype) for l, W in enumerate(self.weights)})
     arrays.update({f"phi0_{l}": np.asarray(p, self.dtype) for l, p in enumerate(self.phi0)})
     buf = io.BytesIO()
@@ -681,11 +693,11 @@ def load(cls:TTFSNetwork,
                     for k in _META}
             if meta["format"].shape != () or str(meta["format"]) != _FORMAT:
                 raise ValueError(f"unknown format {str(meta['format'])[:80]!r}")
-            if meta["dtype"].shape != () or meta["sizes"].ndim != 1 or meta["config"].shape != (5,):
+            if meta["dtype"].shape != () or meta["sizes"].ndim != 1 or meta["config"].shape not in ((5,), (6,)):
                 raise ValueError("malformed configuration (dtype, sizes or config has the wrong shape)")
             dtype, sizes = _check_dtype(str(meta["dtype"])), _check_sizes(tuple(meta["sizes"].tolist()))
             _check_param_bytes(sizes, dtype)
-            tau, I0, T, t_in, reg = meta["config"].tolist()
+            tau, I0, T, t_in, reg, beta = (meta["config"].tolist() + [1.0])[:6]  # without beta (older files): 1
             L = len(sizes) - 1
             expected = {f"{k}.npy" for k in _META} | {f"{k}_{l}.npy" for k in ("weights", "phi0") for l in range(L)}
             if set(members) != expected:
@@ -693,7 +705,7 @@ def load(cls:TTFSNetwork,
                 raise ValueError(f"members {extra[:4] or missing[:4]}{' ...' if len(extra or missing) > 4 else ''} "
                                  f"{'are not written by save' if extra else 'are missing'}")
             net = cls.__new__(cls)
-            net._configure(sizes, Theta(tau, I0), T, t_in, reg, dtype)
+            net._configure(sizes, Theta(tau, I0), T, t_in, reg, dtype, beta)
             net.weights = [_npy_member(zf, members[f"weights_{l}.npy"], "fiu", (sizes[l + 1], sizes[l]))
                            for l in range(L)]
             net.phi0 = [_npy_member(zf, members[f"phi0_{l}.npy"], "fiu", (sizes[l + 1],)) for l in range(L)]
@@ -750,10 +762,11 @@ def reference_loss(t_out, # output times (B, n_out)
                    labels, # integer labels (B,)
                    T:float, # trial length
                    reg:float=1e-2, # weight of the exp(t_label / T) - 1 term
+                   beta:float=1.0, # sharpness of the softmax over -t (1: the paper's loss)
                   ) -> tuple:
     "Mean loss and accuracy from output times (NumPy, float64)."
     t = np.asarray(t_out, np.float64)
-    z = -t - (-t).max(axis=1, keepdims=True)
-    lse = np.log(np.exp(z).sum(axis=1)) - t.min(axis=1)
+    z = -beta * t - (-beta * t).max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=1)) - beta * t.min(axis=1)
     tl = t[np.arange(len(labels)), labels]
-    return float(np.mean(lse + tl + reg * (np.exp(tl / T) - 1))), float(np.mean(t.argmin(axis=1) == labels))
+    return float(np.mean(lse + beta * tl + reg * (np.exp(tl / T) - 1))), float(np.mean(t.argmin(axis=1) == labels))

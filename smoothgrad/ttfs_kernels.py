@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['FASTMATH', 'kernel_jit', 'inline_jit', 'F_EVT', 'F_GT', 'F_TP', 'F_TQM', 'F_TQP', 'F_SPT', 'F_PT', 'F_QT', 'F_U',
            'F_H', 'F_GS', 'F_LAM', 'F_DK', 'F_GE', 'F_GH', 'F_QC', 'F_AW', 'N_FFIELDS', 'I_EVJ', 'I_GS', 'I_SPI',
-           'I_SPG', 'I_PERM', 'I_FIRST', 'N_IFIELDS', 'P_T', 'P_KAPPA', 'P_PI', 'P_HALFPI', 'P_REG', 'P_INVB', 'N_PAR',
-           'MODE_FORWARD', 'MODE_LOSS_GRAD', 'MODE_VJP', 'FLAG_OK', 'FLAG_CAPACITY', 'FLAG_ROTATION', 'MAX_SUBSTEPS',
-           'LANES', 'INPUT_BLOCK', 'CHUNKS', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad', 'spike_delay', 'since_spike',
-           'Layout', 'workspace_layout', 'Batch', 'Work', 'Outputs', 'field', 'lane_sum', 'lane_dot', 'insert_sorted',
-           'input_events', 'record_spikes', 'substeps', 'rotate_layer', 'kick_layer', 'layer_forward', 'sort_spikes',
-           'pseudo_forward', 'sample_outputs', 'pseudo_backward', 'pulse_adjoint', 'layer_backward',
-           'event_adjoints_to_spikes', 'batch_input_grad', 'sample_run', 'run_samples', 'input_weight_grad',
-           'FlatParams', 'result_arrays', 'check_flags', 'CPUBackend']
+           'I_SPG', 'I_PERM', 'I_FIRST', 'N_IFIELDS', 'P_T', 'P_KAPPA', 'P_PI', 'P_HALFPI', 'P_REG', 'P_INVB', 'P_BETA',
+           'N_PAR', 'MODE_FORWARD', 'MODE_LOSS_GRAD', 'MODE_VJP', 'FLAG_OK', 'FLAG_CAPACITY', 'FLAG_ROTATION',
+           'MAX_SUBSTEPS', 'LANES', 'INPUT_BLOCK', 'CHUNKS', 'SERIAL_WORK', 'rotate', 'kick', 'kick_grad',
+           'spike_delay', 'since_spike', 'Layout', 'workspace_layout', 'Batch', 'Work', 'Outputs', 'field', 'lane_sum',
+           'lane_dot', 'insert_sorted', 'input_events', 'record_spikes', 'substeps', 'rotate_layer', 'kick_layer',
+           'layer_forward', 'sort_spikes', 'pseudo_forward', 'sample_outputs', 'pseudo_backward', 'pulse_adjoint',
+           'layer_backward', 'event_adjoints_to_spikes', 'batch_input_grad', 'sample_run', 'run_samples',
+           'input_weight_grad', 'FlatParams', 'result_arrays', 'check_flags', 'CPUBackend']
 
 # %% ../nbs/05_ttfs.ipynb #cbbc2467
 import math
@@ -108,7 +108,8 @@ P_PI = 2  # pi
 P_HALFPI = 3  # pi / 2: the largest rotation of one sub-step
 P_REG = 4  # weight of the loss's regulariser
 P_INVB = 5  # 1 / batch size (the loss is the batch mean)
-N_PAR = 6
+P_BETA = 6  # sharpness beta of the loss's softmax over -t (1: the paper's)
+N_PAR = 7
 # what a run computes
 MODE_FORWARD = 0  # outputs, loss and prediction only
 MODE_LOSS_GRAD = 1  # and the gradient of the mean loss
@@ -536,14 +537,15 @@ def sample_outputs(b, # sample
     lab = LAB[b]
     amin = 0
     se = tmin * 0
+    beta = par[P_BETA] * 1.0  # float64 also in float32 kernels: the sums below round as with the paper's integer 1
     for i in range(nL):
-        se += math.exp(tmin - T_OUT[b, i])
+        se += math.exp(beta * (tmin - T_OUT[b, i]))
         if T_OUT[b, i] < T_OUT[b, amin]:
             amin = i
     CORR[b] = 1 if amin == lab else 0
     if lab >= 0:
         tl = T_OUT[b, lab]
-        LOSS[b] = math.log(se) - tmin + tl + par[P_REG] * (math.exp(tl / T) - 1)
+        LOSS[b] = math.log(se) - beta * tmin + beta * tl + par[P_REG] * (math.exp(tl / T) - 1)
     if mode == MODE_FORWARD:
         return
     ogs, ogh = FO[L, F_GS], FO[L, F_GH]
@@ -551,9 +553,9 @@ def sample_outputs(b, # sample
         fw[ogs + s] = 0
     for i in range(nL):
         if mode == MODE_LOSS_GRAD:
-            gi = -math.exp(tmin - T_OUT[b, i]) / se
+            gi = -beta * math.exp(beta * (tmin - T_OUT[b, i])) / se
             if i == lab:
-                gi += 1 + par[P_REG] * math.exp(T_OUT[b, i] / T) / T
+                gi += beta + par[P_REG] * math.exp(T_OUT[b, i] / T) / T
             gi *= par[P_INVB]
         else:
             gi = GOUT[b, i]

@@ -27,7 +27,7 @@ def test_help_documents_every_constructor_parameter():
     params = inspect.signature(smoothgrad.TTFSNetwork.__init__).parameters
     comments = docments(smoothgrad.TTFSNetwork.__init__)
     assert set(params) - {"self"} == {"sizes", "neuron", "T", "seed", "w_scale", "dtype", "backend", "t_in", "reg",
-                                      "phi0"}
+                                      "phi0", "beta"}
     for name in set(params) - {"self"}:
         assert comments[name] and f"{name}: {comments[name]}" in text, name
 

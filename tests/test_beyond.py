@@ -71,11 +71,22 @@ def test_fashion_grey_code_quick(tmp_path):
     assert (tmp_path / "figs" / "fashion_grey.png").stat().st_size > 0
     assert not (tmp_path / "figs" / "fashion.json").exists()
     v = doc["values"]
-    # input code, network, flips and loss weight chosen on a held-out validation split, never on the test images
-    best = max(v["selection"], key=lambda r: (r["val_ordinary"], r["val_pseudo"]))
-    assert v["chosen"] == {k: best[k] for k in ("code", "hidden", "T", "flip", "reg")}
+    # input code, network, flips, loss weight and softmax sharpness chosen on a held-out validation split, never on
+    # the test images: the short round's winner, then the width at full length (twice as wide or not)
+    keys = ("code", "hidden", "T", "flip", "reg", "beta")
+
+    def settings(runs):
+        best = max(runs, key=lambda r: (r["val_ordinary"], r["val_pseudo"]))
+        return {k: best[k] for k in keys}
+
+    short = settings(v["selection"])
+    assert [{k: r[k] for k in keys} for r in v["selection_full"]] == [short, dict(short, hidden=[2 * n for n in
+                                                                                               short["hidden"]])]
+    assert v["chosen"] == settings(v["selection_full"])
+    assert len(v["selection"]) >= 9 and any(r["beta"] != 1 for r in v["selection"])
     assert doc["input_code"] == v["chosen"]["code"]
-    assert f"network 784-{'-'.join(map(str, v['chosen']['hidden']))}-10, T {v['chosen']['T']:g}" in doc["optimiser"]
+    assert (f"network 784-{'-'.join(map(str, v['chosen']['hidden']))}-10, T {v['chosen']['T']:g}, softmax beta "
+            f"{v['chosen']['beta']:g}") in doc["optimiser"]
     data = doc["provenance"]["data"]
     assert data["sizes"]["x_train"] == 5000 and data["sizes"]["x_validation"] == 1000 and data["sizes"]["x_test"] == 1000
     assert v["hidden_silent_before"]["mean"] >= 0.9 and v["acc_pseudo_before"]["mean"] < 0.2

@@ -268,7 +268,7 @@ def _members(net) -> dict:
     "The members of the file `net.save` writes, by name."
     p = io.BytesIO()
     np.savez(p, format=np.array(ttfs._FORMAT), sizes=np.array(net.sizes, np.int64), dtype=np.array(net.dtype.name),
-             config=np.array([net.neuron.tau, net.neuron.I0, net.T, net.t_in, net.reg]),
+             config=np.array([net.neuron.tau, net.neuron.I0, net.T, net.t_in, net.reg, net.beta]),
              **{f"weights_{l}": w for l, w in enumerate(net.weights)}, **{f"phi0_{l}": q for l, q in enumerate(net.phi0)})
     with zipfile.ZipFile(io.BytesIO(p.getvalue())) as z:
         return {n: z.read(n) for n in z.namelist()}
@@ -279,6 +279,17 @@ def _write_zip(path, members, compress=zipfile.ZIP_STORED):
         for name, data in members.items():
             z.writestr(name, data)
     return path
+
+
+def test_file_without_beta_loads_with_the_papers_loss(tmp_path):
+    net = TTFSNetwork((6, 4, 3), reg=0.2, dtype=np.float64)
+    members = _members(net)
+    members["config.npy"] = _npy(np.array([net.neuron.tau, net.neuron.I0, net.T, net.t_in, net.reg]))
+    again = TTFSNetwork.load(_write_zip(tmp_path / "old.npz", members))
+    assert (again.beta, again.reg, again.T) == (1.0, 0.2, net.T)
+    members["config.npy"] = _npy(np.array([net.neuron.tau, net.neuron.I0, net.T, net.t_in, net.reg, 0.0]))
+    with pytest.raises(ValueError, match="beta"):
+        TTFSNetwork.load(_write_zip(tmp_path / "zero.npz", members))
 
 
 

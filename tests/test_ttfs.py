@@ -331,3 +331,45 @@ def test_predict_docstring_says_what_as_times_means():
     "Issue 19: predict returns classes whatever as_times is; the docstring says so and what as_times means."
     doc = TTFSNetwork.predict.__doc__
     assert "int64 class indices, never times" in doc and "x` holds input spike times" in doc
+
+
+@pytest.mark.parametrize("beta", [0.5, 3.0])
+def test_sharper_softmax_matches_reference_and_finite_differences(beta):
+    net, XT, labels = small_case(0)
+    net.beta = beta
+    t_ref, _ = reference_forward(net, XT)
+    loss, acc = reference_loss(t_ref, labels, net.T, net.reg, beta)
+    l2, a2, _ = net.loss_and_grad(XT, labels, as_times=True)
+    assert abs(loss - l2) < 1e-10 and acc == a2
+    assert abs(loss - reference_loss(t_ref, labels, net.T, net.reg)[0]) > 1e-3  # beta changes the loss
+    assert check_network_grad(net, XT, labels)[0] < 1e-6
+
+
+def test_beta_one_is_the_papers_loss_bit_for_bit():
+    for dtype in (np.float32, np.float64):
+        nets = [TTFSNetwork((30, 12, 5), seed=2, w_scale=6.0, dtype=dtype, **kw) for kw in ({}, {"beta": 1.0})]
+        x = (np.random.default_rng(3).random((16, 30)) < 0.4).astype(np.float32)
+        y = np.arange(16) % 5
+        (l1, _, g1), (l2, _, g2) = (n.loss_and_grad(x, y) for n in nets)
+        t = nets[0].output_times(x).astype(np.float64)
+        assert l1 == l2 and all(np.array_equal(a, b) for a, b in zip(g1, g2))
+        assert abs(l1 - reference_loss(t, y, nets[0].T, nets[0].reg)[0]) < (1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), "2"])
+def test_beta_is_checked(bad):
+    with pytest.raises((TypeError, ValueError), match="beta"):
+        TTFSNetwork((6, 4, 3), beta=bad)
+    net = TTFSNetwork((6, 4, 3), beta=2.0)
+    with pytest.raises((TypeError, ValueError), match="beta"):
+        net.beta = bad
+    assert net.beta == 2.0
+
+
+def test_beta_survives_save_and_load(tmp_path):
+    net = TTFSNetwork((6, 4, 3), beta=2.5, reg=0.1)
+    net.save(tmp_path / "n.npz")
+    again = TTFSNetwork.load(tmp_path / "n.npz")
+    assert (again.beta, again.reg) == (2.5, 0.1)
+    assert TTFSNetwork.load(tmp_path / "n.npz").loss_and_grad(np.ones((2, 6)), [0, 1])[0] == \
+        net.loss_and_grad(np.ones((2, 6)), [0, 1])[0]
