@@ -371,5 +371,4 @@ def test_beta_survives_save_and_load(tmp_path):
     net.save(tmp_path / "n.npz")
     again = TTFSNetwork.load(tmp_path / "n.npz")
     assert (again.beta, again.reg) == (2.5, 0.1)
-    assert TTFSNetwork.load(tmp_path / "n.npz").loss_and_grad(np.ones((2, 6)), [0, 1])[0] == \
-        net.loss_and_grad(np.ones((2, 6)), [0, 1])[0]
+    assert again.loss_and_grad(np.ones((2, 6)), [0, 1])[0] == net.loss_and_grad(np.ones((2, 6)), [0, 1])[0]
