@@ -482,7 +482,7 @@ _YY = ("published exact-gradient SNNs, classifying by real spikes: 0.959 (fast &
 _FASHION = "a conventional 784-100-100-10 MLP reaches about 0.89 on grey values (mlp_grey_acc)"
 _GOAL = "goal (ours)"
 _FM = "Fashion-MNIST"
-_FM_GREY = {"n_train": 55000, "n_validation": 5000, "n_seeds": {">=": 5}}  # 5,000 training images held out
+_FM_GREY = {"n_train": 60000, "n_validation": 5000, "n_seeds": {">=": 5}}  # 5,000 held out to choose, then refit
 CLAIMS += [
     claim("yinyang", "acc_test_ordinary", "Yin-Yang test accuracy with ordinary output spikes, settings chosen on "
           "the validation split (mean over seeds)", 0.98, "goal >= 0.98", rule="at_least", kind="beyond",
@@ -496,8 +496,9 @@ CLAIMS += [
     claim("fashion", "acc_pseudo_after", "Fashion-MNIST test accuracy counting pseudospikes, Fig. 4 protocol "
           "(binarised pixels)", 0.89, "MLP: about 0.89 (grey)", rule="at_least", kind="beyond", units="fraction",
           paper_source=_GOAL, note=_FASHION, data=_FM, setup={"n_train": 60000, "epochs": 100}),
-    claim("fashion_grey", "acc_ordinary_after", "Fashion-MNIST, grey levels as spike times, input code, network "
-          "and loss weight chosen on a validation split: test accuracy with ordinary output spikes (mean over seeds)",
+    claim("fashion_grey", "acc_ordinary_after", "Fashion-MNIST, grey levels as spike times, input code, network, "
+          "loss weight and softmax sharpness chosen on a validation split: test accuracy with ordinary output spikes "
+          "(mean over seeds)",
           0.88, "goal >= 0.88 (within 0.01 of the pseudospike goal)", rule="at_least", kind="beyond",
           units="fraction", paper_source=_GOAL, data=_FM, setup=_FM_GREY),
     claim("fashion_grey", "acc_pseudo_after", "Fashion-MNIST, the same runs: test accuracy counting pseudospikes "
