@@ -89,6 +89,10 @@ def test_fashion_grey_code_quick(tmp_path):
             f"{v['chosen']['beta']:g}") in doc["optimiser"]
     data = doc["provenance"]["data"]
     assert data["sizes"]["x_train"] == 5000 and data["sizes"]["x_validation"] == 1000 and data["sizes"]["x_test"] == 1000
+    # with every setting fixed, the final runs train on all training images, the validation split included
+    assert doc["n_train"] == 6000 and "the final runs then train on all training images" in doc["protocol"]
+    history = doc["history"]
+    assert len(history["train_acc"]) == v["epochs"] + 1 and not any(k.startswith("test_") for k in history)
     assert v["hidden_silent_before"]["mean"] >= 0.9 and v["acc_pseudo_before"]["mean"] < 0.2
     floor = 0.65 if data["fallback"] is None else 0.75  # 8 epochs of 5,000 images; the fallback digits are easier
     assert v["acc_pseudo_after"]["mean"] >= floor, (data["name"], v["acc_pseudo_after"])
