@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from .neurons import LIF_KIND, QIF_KIND, THETA_KIND, lif_flow_grad, lif_spike_grad, neuron_params, phase_grad
-from .neurons import phase_grad_scaled, qif_flow_grad, qif_spike_grad, theta_H_grad
+from .neurons import phase_grad_scaled, qif_decay, qif_flow_grad_decayed, qif_spike_grad, theta_H_grad
 from .pseudo import check_n, check_outputs_finite, check_pseudo_network, output_times_kernel
 from .pseudo import pseudo_phase_kernel, softplus, softplus_grad, softplus_ratio
 from .simulate import INPUT_EVENT, OVERFLOW, SPIKE_EVENT, batch_x0, float_array, pad_batch, prepare
@@ -62,9 +62,14 @@ def _pseudo_vjp(p, w, xT, phi_bar, per_bar, xT_bar, gw):
 
 # %% ../nbs/03_gradients.ipynb #46f9ea55
 @_jit
-def _flow_vjp(p, X, dt, k, Xb):
+def _flow_vjp(p, X, dt, k, Xb, V_next):
+    """Adjoint of the flow of every neuron from `X` over `dt` (neuron `k`, -1: none, spikes at its end), in place on
+    `Xb`; returns the cotangent of `dt`. `V_next` (N,): the voltages after the flow as the forward pass recorded
+    them, where `+inf` marks a QIF neuron that it found at its pole (so the test is not repeated here)."""
     N = X.shape[1]
     dt_bar = 0.0
+    e2 = math.exp(-2.0 * dt / p.tau)
+    e, s = qif_decay(dt, p.tau)
     for i in range(N):
         V, I = X[0, i], X[1, i]
         if p.kind == THETA_KIND:
@@ -73,16 +78,15 @@ def _flow_vjp(p, X, dt, k, Xb):
             else:
                 Xb[0, i] = 0.0
             continue
-        e2 = math.exp(-2.0 * dt / p.tau)
         Vb, Ib = Xb[0, i], Xb[1, i]
         Xb[1, i] = Ib * e2
         dt_bar += Ib * (-2.0 * I * e2 / p.tau)
-        killed = i == k or (p.kind == QIF_KIND and dt != 0.0 and qif_at_pole(V, I, dt, p.tau))
+        killed = i == k or (p.kind == QIF_KIND and dt != 0.0 and V_next[i] == math.inf)
         if killed:
             Xb[0, i] = 0.0
         elif Vb != 0.0 and not (dt == 0.0 and math.isinf(V)):
             if p.kind == QIF_KIND:
-                _, _, dVdV, dVdI, dVdt = qif_flow_grad(V, I, dt, p.tau)
+                _, _, dVdV, dVdI, dVdt = qif_flow_grad_decayed(V, I, e, s, p.tau)
             else:
                 _, _, dVdV, dVdI, dVdt = lif_flow_grad(V, I, dt, p.tau)
             Xb[0, i] = Vb * dVdV if dVdV != 0.0 else 0.0
@@ -154,7 +158,10 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
     pend = np.zeros(N)  # spike-time cotangents of QIF neurons that spiked from their pole, until the flow onto it
     n_pend = 0
     t_last = ev_t[E - 1] if E > 0 else 0.0
-    dt_bar = _flow_vjp(p, ev_X[E], T - t_last, -1, Xb)  # final flow from X_E over T - t_E
+    V_end = np.empty(N)  # the voltages at T as far as the pole test goes: +inf where the final flow reaches the pole
+    for i in range(N):
+        V_end[i] = math.inf if p.kind == QIF_KIND and qif_at_pole(ev_X[E, 0, i], ev_X[E, 1, i], T - t_last, p.tau) else 0.0
+    dt_bar = _flow_vjp(p, ev_X[E], T - t_last, -1, Xb, V_end)  # final flow from X_E over T - t_E
     if E > 0:
         t_bar[E - 1] -= dt_bar
     for i in range(w.shape[0]):
@@ -167,7 +174,7 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
         dt = ev_t[e] - (ev_t[e - 1] if e > 0 else 0.0)
         j, is_input = ev_idx[e], ev_kind[e] == INPUT_EVENT
         _jump_vjp(p, w, w_in, src, ev_X[e], dt, is_input, j, Xb, gw, gw_in)
-        dt_bar = _flow_vjp(p, ev_X[e], dt, -1 if is_input else j, Xb)  # the spiking neuron is reset
+        dt_bar = _flow_vjp(p, ev_X[e], dt, -1 if is_input else j, Xb, ev_X[e + 1, 0])  # the spiking neuron is reset
         t_bar[e] += dt_bar
         if e > 0:
             t_bar[e - 1] -= dt_bar

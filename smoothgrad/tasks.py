@@ -697,7 +697,7 @@ def train_recurrent(n_trials=10_000, # number of updates (trials), an int >= 0
         if status != TRAIN_OK:
             _raise_failed_trial(setup, w, x0, opt)
         if updates:
-            bar.update(H["loss"][-1], updates)
+            bar.update(loss_hist[updates - 1], updates)  # the loss at the start of the last trial done
         if path is not None and updates and (k % checkpoint_every == 0 or k == n_trials):
             _save(path, k, w, x0, opt, H, raster0, config)
         if k == n_trials:

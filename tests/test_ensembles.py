@@ -123,7 +123,8 @@ def test_ensemble_progress_lines_are_throttled_switchable_and_change_no_number(c
     settings = dict(SHORT, n_trials=4)
     quiet = recurrent_ensemble(settings, n_runs=2, progress=False)
     assert capsys.readouterr().out == ""
-    monkeypatch.setattr(tasks, "PROGRESS_EVERY_S", 0.0)  # a line at every trial
+    monkeypatch.setattr(tasks, "PROGRESS_EVERY_S", 0.0)  # a line at every call of the compiled loop ...
+    monkeypatch.setattr(tasks, "TRAIN_CHUNK", 1)  # ... which runs one trial per call
     loud = recurrent_ensemble(settings, n_runs=2, progress="fig3 ensemble")
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 8 and lines[0].startswith("fig3 ensemble: run 1/2, trial 1/4, loss ")

@@ -254,3 +254,26 @@ def test_copies_and_pickles_bind_afresh():
         c.step(y, [np.ones(2)])  # a copy is bound to nothing until its next step
         opt.step(x, [np.ones(2)])
         np.testing.assert_array_equal(y[0], x[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("belief_error", ["current", "previous"])
+def test_adabelief_kernel_equals_numpy_expression(dtype, belief_error):
+    "The compiled elementwise update gives NumPy's arithmetic in the parameters' dtype, bit for bit, over many steps."
+    rng = np.random.default_rng(3)
+    opt = AdaBelief(exponential_decay(1e-2, 50), betas=(0.9, 0.99), belief_error=belief_error)
+    p = [rng.normal(size=(30, 7)).astype(dtype), rng.normal(size=5).astype(dtype)]
+    q = [x.copy() for x in p]
+    m = [np.zeros_like(x) for x in p]
+    s = [np.zeros_like(x) for x in p]
+    for t in range(1, 101):
+        g = [(rng.normal(size=x.shape) * 10.0 ** rng.uniform(-8, 3, x.shape)).astype(dtype) for x in p]
+        lr = opt.current_lr()
+        opt.step(p, g)
+        for i in range(2):  # AdaBelief as NumPy computes it: Python floats meet arrays of the dtype
+            m_new = m[i] * 0.9 + (1 - 0.9) * g[i]
+            d = g[i] - (m[i] if belief_error == "previous" else m_new)
+            s[i] = s[i] * 0.99 + (1 - 0.99) * d * d + dtype(1e-16)
+            m[i] = m_new
+            q[i] -= lr * (m[i] / (1 - 0.9**t)) / (np.sqrt(s[i] / (1 - 0.99**t)) + 1e-16)
+            assert q[i].dtype == dtype and np.array_equal(p[i], q[i]), (t, i)

@@ -7,6 +7,7 @@ import pytest
 
 import smoothgrad.tasks as tasks
 from smoothgrad.neurons import LIF, QIF
+from smoothgrad.optim import AdaBelief, exponential_decay
 from smoothgrad.probes import (
     arc_length,
     bisect,
@@ -139,11 +140,11 @@ def _interrupt_after(monkeypatch, n):
     calls = {"n": 0}
     real = tasks._Bar.update
 
-    def update(self, loss):
-        calls["n"] += 1
+    def update(self, loss, steps=1):
+        calls["n"] += steps  # trials done (the compiled loop reports several at once)
         if calls["n"] > n:
             raise _Stop
-        real(self, loss)
+        real(self, loss, steps)
     monkeypatch.setattr(tasks._Bar, "update", update)
     return calls
 
@@ -426,3 +427,37 @@ def test_ttfs_output_potentials():
         ttfs_output_potentials(net, x[:5], t)
     with pytest.raises(ValueError):
         ttfs_output_potentials(net, x, [0.0, 3.0])
+
+
+@pytest.mark.parametrize("key, n", [("fig3", 60), ("figS7", 8)])
+def test_compiled_loop_equals_python_loop(key, n):
+    "The compiled training loop gives the history of recurrent_loss + AdaBelief.step (and the search) bit for bit."
+    kw = dict(PAPER[key], n_trials=n, progress=False)
+    R = train_recurrent(**kw)
+    S = recurrent_setup()
+    w, x0 = np.zeros((10, 10)), np.zeros((2, 10))
+    sched = kw["lr"] if kw["decay"] is None else exponential_decay(kw["lr"], kw["decay"])
+    opt = AdaBelief(sched, betas=(0.9, kw["beta2"]), belief_error="previous")
+    stepped = [np.empty((10, 10)), np.empty((2, 10))]  # the arrays the optimiser steps in the search (always these)
+    for k in range(n + 1):
+        loss, outs, gw, gx0 = recurrent_loss(S, w, x0)
+        assert loss == R["loss"][k]
+        assert all(np.array_equal(o, t[k]) for o, t in zip(outs, R["t_out"]))
+        if k == n:
+            break
+        if kw["step_search"]:
+            stepped[0][...], stepped[1][...] = w, x0
+            opt.step(stepped, [gw, gx0])
+            f = R["factor"][k]
+            assert f in FACTORS
+            w, x0 = w + f * (stepped[0] - w), x0 + f * (stepped[1] - x0)
+        else:
+            opt.step([w, x0], [gw, gx0])
+    assert np.array_equal(w, R["w"]) and np.array_equal(x0, R["x0"])
+
+
+def test_compiled_loop_failure_raises_the_cause(monkeypatch):
+    "A trial that fails inside the compiled loop raises the ValueError the Python path raises, naming the cause."
+    monkeypatch.setattr(tasks, "MAX_EVENTS", 50)  # the published task has about 220 events per trial
+    with pytest.raises(ValueError, match="events"):
+        train_recurrent(3, progress=False)
