@@ -120,7 +120,7 @@ def main():
                 assert loss_prev == loss_new, f"{name}: the loss histories differ"
         rows.append((name, key, n, r_new, r_prev if has_git else None))
     authors = authors_rates(a.trials_fig3 // 2, max(a.trials_s7 // 4, 10))
-    print("| loop | trials | trials/s | previous | ratio | authors' | ours/authors' (goal >= 100x) |")
+    print(f"| loop | trials | trials/s | previous | ratio | authors' | ours/authors' (goal >= {GOAL}x) |")
     print("|---|---|---|---|---|---|---|")
     for name, key, n, r_new, r_prev in rows:
         p = f"{r_prev:,.0f} | {r_new / r_prev:.2f}x" if r_prev else "- | -"
