@@ -12,16 +12,15 @@ import numpy as np
 from numba import njit, prange
 
 from .neurons import LIF_KIND, QIF_KIND, THETA_KIND, lif_flow_grad, lif_spike_grad, neuron_params, phase_grad
-from .neurons import phase_grad_scaled, qif_decay, qif_flow_grad_decayed, qif_spike_grad, theta_H_grad
+from .neurons import _alloc_jit, _jit, phase_grad_scaled, qif_decay, qif_flow_grad_decayed, qif_spike_grad
+from .neurons import theta_H_grad
 from .pseudo import check_n, check_outputs_finite, check_pseudo_network, output_times_kernel
 from .pseudo import pseudo_phase_kernel, softplus, softplus_grad, softplus_ratio
 from .simulate import INPUT_EVENT, OVERFLOW, SPIKE_EVENT, batch_x0, float_array, pad_batch, prepare
 from .simulate import MAX_EVENTS, qif_at_pole, simulate_events, too_many_events
 
-_jit = njit(cache=True, error_model="numpy")
-
 # %% ../nbs/03_gradients.ipynb #d66b4f72
-@_jit
+@_alloc_jit
 def _pseudo_vjp(p, w, xT, phi_bar, per_bar, xT_bar, gw):
     "Add the adjoint of `pseudo_phase_kernel` to `xT_bar` (2, N) and `gw` (N, N), given `phi_bar`, `per_bar` (N,)."
     if p.kind == LIF_KIND:
@@ -147,7 +146,7 @@ def _pole_spikes_vjp(p, X, dt, k, pend, Xb, t_bar, e):
     return done
 
 # %% ../nbs/03_gradients.ipynb #5ad529c0
-@_jit
+@_alloc_jit
 def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_bar, gw, gw_in, gtin):
     """Internal API: reverse sweep over the events of one trial (the adjoint of its ordinary dynamics).
 
@@ -160,7 +159,8 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
     t_last = ev_t[E - 1] if E > 0 else 0.0
     V_end = np.empty(N)  # the voltages at T as far as the pole test goes: +inf where the final flow reaches the pole
     for i in range(N):
-        V_end[i] = math.inf if p.kind == QIF_KIND and qif_at_pole(ev_X[E, 0, i], ev_X[E, 1, i], T - t_last, p.tau) else 0.0
+        at_pole = p.kind == QIF_KIND and qif_at_pole(ev_X[E, 0, i], ev_X[E, 1, i], T - t_last, p.tau)
+        V_end[i] = math.inf if at_pole else 0.0
     dt_bar = _flow_vjp(p, ev_X[E], T - t_last, -1, Xb, V_end)  # final flow from X_E over T - t_E
     if E > 0:
         t_bar[E - 1] -= dt_bar
@@ -192,7 +192,7 @@ def sweep_vjp(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_b
             _spike_time_vjp(p, ev_X[e], j, t_bar[e], Xb)
 
 # %% ../nbs/03_gradients.ipynb #c00feffa
-@_jit
+@_alloc_jit
 def _output_cotangents(ev_kind, ev_idx, K, n, cot, t_bar, phi_bar, per_bar):
     "Split the output cotangent `cot` (N, n) into event-time cotangents and pseudo-phase / period cotangents."
     seen = np.zeros(K.shape[0], np.int64)
@@ -208,7 +208,7 @@ def _output_cotangents(ev_kind, ev_idx, K, n, cot, t_bar, phi_bar, per_bar):
             per_bar[i] += (m - K[i] + 1) * cot[i, m]
 
 
-@_jit
+@_alloc_jit
 def vjp_core(p, w, w_in, tin, src, T, ev_t, ev_kind, ev_idx, ev_X, xT, n, cot, out, gw, gw_in, gtin, gx0):
     """Internal API: first-type output times `out` (N, n) and the gradients of `sum(cot * out)`: added into `gw`,
     `gw_in`; written into `gtin` (sorted input order) and `gx0` (2, N).

@@ -13,16 +13,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from .core import check_real
 from .gradients import trial_vjp
-from .neurons import QIF, QIF_KIND, neuron_params, phase, phase_grad_scaled, phase_voltage
+from .neurons import QIF, QIF_KIND, _alloc_jit, _jit, neuron_params, phase, phase_grad_scaled, phase_voltage
 from .pseudo import check_n, pseudo_drive_c, softplus, softplus_grad, softplus_ratio
 from .reference import bracket
 from .simulate import float_array, simulate
-
-_jit = njit(cache=True, error_model="numpy")
 
 # %% ../nbs/04_layered.ipynb #a35981f9
 @_jit
@@ -211,7 +208,7 @@ def _check_layered(neuron, weights, input_times, input_sources, T1, d, x0, a0, k
     return Ws, tin, src, T1, d, x0, a0, kappa
 
 
-@_jit
+@_alloc_jit
 def _window_layer(xT, T, d, tau, alpha, a0, kappa):
     "Pseudospike times and drives (N,) of a layer with state `xT` (2, N) at its trial end `T`."
     N = xT.shape[1]

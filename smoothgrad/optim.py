@@ -319,6 +319,8 @@ class AdaBelief(Optimizer):
     `belief_error`: `"current"` (the published algorithm: s tracks `(g_t - m_t)^2`) or `"previous"`
     (`(g_t - m_{t-1})^2`, what optax's `adabelief` computed up to version 0.2.3, which the paper's
     figures were made with).
+    Parameters of dtype float32 or float64 are updated in their dtype; other float dtypes (float16, longdouble) are
+    updated in float64 and rounded back.
     """
 
     _slots = ("m", "s")

@@ -11,12 +11,10 @@ __all__ = ['softplus', 'softplus_grad', 'log_softplus', 'softplus_ratio', 'pseud
 import math
 
 import numpy as np
-from numba import njit
 
-from .neurons import LIF_KIND, QIF_KIND, THETA_KIND, neuron_params, phase, theta_H, theta_H_grad
+from .neurons import LIF_KIND, QIF_KIND, THETA_KIND, _alloc_jit, _jit, neuron_params, phase, theta_H
+from .neurons import theta_H_grad
 from .simulate import MAX_EVENTS, SPIKE_EVENT, check_weights, float_array, simulate
-
-_jit = njit(cache=True, error_model="numpy")
 
 # %% ../nbs/02_pseudo.ipynb #5f24c84e
 @_jit
@@ -62,7 +60,7 @@ def pseudo_drive_c(x, alpha):
     return math.exp(0.5 * log_softplus(x, alpha))
 
 # %% ../nbs/02_pseudo.ipynb #4e67f554
-@_jit
+@_alloc_jit
 def pseudo_phase_kernel(p, w, xT):
     """Internal API: `(phi_hat, period, r, x)`, each (N,): pseudospike k of neuron i at `T + k period_i - phi_hat_i`.
 
@@ -97,7 +95,7 @@ def pseudo_phase_kernel(p, w, xT):
     return phi, per, r, x
 
 
-@_jit
+@_alloc_jit
 def output_times_kernel(p, w, ev_t, ev_kind, ev_idx, xT, T, n, out, K):
     """Internal API: fill `out` (N, n) with the n first output times and `K` (N,) with the spike counts.
 

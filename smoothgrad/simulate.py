@@ -16,11 +16,9 @@ from numba import njit, prange
 
 from .core import check_real
 from .neurons import LIF_KIND, QIF_KIND, THETA_KIND, hom, lif_flow, lif_time_to_spike, neuron_params, qif_flow
-from .neurons import qif_decay, qif_flow_decayed, qif_s_star, qif_time_to_spike, theta_H
+from .neurons import _alloc_jit, _jit, qif_decay, qif_flow_decayed, qif_s_star, qif_time_to_spike, theta_H
 
 # %% ../nbs/01_simulate.ipynb #852a3ba1
-_jit = njit(cache=True, error_model="numpy")
-
 POLE_TOL = 1e-13  # a flow that ends within this distance (in s = 1 - exp(-dt/tau)) of the blow-up is "at the pole"
 INPUT_EVENT, SPIKE_EVENT = 0, 1
 MAX_EVENTS = 100_000  # default bound on the events of one trial (more: a clear ValueError, never a silent cap)
@@ -162,7 +160,7 @@ def _receive(p, X, ts, i, t, wgt):
     ts[i] = t + _time_to_spike(p, X[0, i], X[1, i])
 
 # %% ../nbs/01_simulate.ipynb #d3c29c85
-@_jit
+@_alloc_jit
 def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev_X, xT):
     """Simulate one trial. Returns `(n_events, status)`; records the first `len(ev_t)` events.
 
@@ -216,7 +214,7 @@ def _sim_core(p, w, w_in, tin, src, T, x0, max_events, ev_t, ev_kind, ev_idx, ev
     return count, status
 
 # %% ../nbs/01_simulate.ipynb #6019c8de
-@_jit
+@_alloc_jit
 def simulate_events(p, w, w_in, tin, src, T, x0, max_events, states=True):
     """Internal API: the event record of one trial, `(ev_t, ev_kind, ev_idx, ev_X, xT, status)`; without `states`,
     `ev_X` holds only the initial state (the faster kernel that flows a neuron only when an event reaches it).

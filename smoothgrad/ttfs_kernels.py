@@ -23,8 +23,8 @@ from numba import njit, prange
 
 # %% ../nbs/05_ttfs.ipynb #15f686e2
 FASTMATH = False  # no LLVM fast-math flag: FMA contraction and reassociation both broke determinism (above)
-kernel_jit = njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
+kernel_jit = njit(cache=True, error_model="numpy", fastmath=FASTMATH, _nrt=False)  # no reference counting (chapter 00)
+inline_jit = njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH, _nrt=False)
 
 # %% ../nbs/05_ttfs.ipynb #d81591fd
 @kernel_jit
