@@ -52,3 +52,22 @@ def test_kernels_take_records():
     assert list(tk.Outputs._fields) == list(tk.result_arrays(np.zeros, 2, (3, 2, 1), np.float64))
     assert (tk.MODE_FORWARD, tk.MODE_LOSS_GRAD, tk.MODE_VJP) == (0, 1, 2)
     assert len({tk.FLAG_OK, tk.FLAG_CAPACITY, tk.FLAG_ROTATION}) == 3
+
+
+def test_per_event_kernels_run_without_reference_counting():
+    """The kernels that run per event or per neuron are compiled without numba's runtime (`_nrt=False`: no atomic
+    reference counts of their array arguments, chapter 00), the few that allocate with it; a kernel's IR then has no
+    `NRT_incref`."""
+    import importlib
+
+    gradients, neurons, pseudo, simulate = (importlib.import_module(f"smoothgrad.{m}") for m in
+                                            ("gradients", "neurons", "pseudo", "simulate"))  # modules, not functions
+
+    for f in (simulate._flow_all, simulate._flow_to, gradients._flow_vjp, tk.layer_forward, tk.pulse_adjoint,
+              tk.lane_sum, neurons.qif_flow_decayed):
+        assert f.targetoptions.get("_nrt") is False, f.__name__
+    for f in (simulate._sim_core, simulate.simulate_events, gradients.sweep_vjp, pseudo.pseudo_phase_kernel):
+        assert f.targetoptions.get("_nrt", True) is True, f.__name__
+    f = neurons._jit(lambda a, i: a[i : i + 3].sum())  # a fresh kernel of the same decorator, with a view of an array
+    assert f(np.arange(5.0), 1) == 6.0
+    assert "NRT_incref" not in next(iter(f.inspect_llvm().values()))
