@@ -730,7 +730,8 @@ class GPUBackend:
         ng = flat.n_w + sum(sizes[1:]) if mode else 1
         dev = lambda a: mem.view(mem.to_device(a))  # noqa: E731
         batch = Batch(dev(XT), dev(LAB), dev(GOUT))
-        net = FlatParams(dev(flat.WK), dev(flat.P0), dev(flat.Q0), dev(flat.par), dev(flat.LAY), flat.n_w)
+        net = FlatParams(dev(flat.WK), dev(flat.P0), dev(flat.Q0), dev(flat.par), dev(flat.LAY), flat.n_w,
+                         dev(flat.WC))
         lay = Layout(dev(layout.FO), dev(layout.IO), dev(layout.CAP), layout.nf, layout.ni)
         GP = mem.empty((nblk, ng), dtype)  # zeroed by the kernel
         chunks = Work(mem.view(mem.empty((nblk, layout.nf), dtype)), mem.view(mem.empty((nblk, layout.ni), np.int64)),

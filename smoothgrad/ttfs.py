@@ -404,10 +404,12 @@ def _flat(self:TTFSNetwork) -> FlatParams:
     "The parameters as the kernels read them (checked first)."
     self._check_params()
     c, kappa = self.neuron.c, self.neuron.c / self.neuron.tau
-    if c == 1.0:  # the Fig. 4 neurons: W^T in one copy per layer
+    if c == 1.0:  # the Fig. 4 neurons: W^T and W as they are
         WK = np.concatenate([np.asarray(W).astype(self.dtype, copy=False).T.ravel() for W in self.weights])
+        WC = np.concatenate([np.asarray(W).astype(self.dtype, copy=False).ravel() for W in self.weights])
     else:
         WK = np.concatenate([(np.asarray(W, np.float64).T / c).ravel() for W in self.weights]).astype(self.dtype)
+        WC = np.concatenate([(np.asarray(W, np.float64) / c).ravel() for W in self.weights]).astype(self.dtype)
     th0 = kappa * np.concatenate([np.asarray(p, np.float64) for p in self.phi0])
     par = np.zeros(N_PAR, self.dtype)
     par[[P_T, P_KAPPA, P_PI, P_HALFPI, P_REG, P_BETA]] = self.T, kappa, math.pi, math.pi / 2, self.reg, self.beta
@@ -420,7 +422,7 @@ def _flat(self:TTFSNetwork) -> FlatParams:
         wo += self.sizes[l - 1] * self.sizes[l]
         no += self.sizes[l]
     return FlatParams(WK, np.maximum(np.sin(th0), 0.0).astype(self.dtype), np.cos(th0).astype(self.dtype),
-                      par, LAY, wo)
+                      par, LAY, wo, WC)
 
 
 @patch

@@ -33,7 +33,7 @@ def one_neuron_run(kappa, T=2.0, dtype=np.float64):
     "A 1-1 network with one input at t = 0.3 and angular speed `kappa`, through the CPU backend."
     par = np.array([T, kappa, math.pi, math.pi / 2, 0.0, 1.0, 1.0], dtype)  # ... P_INVB, P_BETA
     flat = tk.FlatParams(np.array([0.5], dtype), np.array([0.4], dtype), np.array([0.9], dtype), par,
-                         np.array([[1, 0, 0], [1, 0, 0]]), 1)
+                         np.array([[1, 0, 0], [1, 0, 0]]), 1, np.array([0.5], dtype))
     return tk.CPUBackend().run(tk.MODE_FORWARD, np.array([[0.3]], dtype), np.array([0]), np.zeros((1, 1), dtype),
                                flat, tk.workspace_layout((1, 1), 1, 1, 2))
 
