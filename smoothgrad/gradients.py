@@ -314,7 +314,7 @@ def output_times_vjp(
     return out, _check_grads_finite(grads)
 
 # %% ../nbs/03_gradients.ipynb #fc2df1d5
-@_jit
+@_alloc_jit
 def _sweep_vjp_rows(p, w, w_in, src, T, ev_t, ev_kind, ev_idx, ev_X, t_bar, Xb, pole_bar, gw, gw_in, gtin):
     "`sweep_vjp` for R cotangents of one trial (leading axis R of `t_bar`, `Xb`, `pole_bar` and the outputs)."
     for r in range(t_bar.shape[0]):

@@ -21,7 +21,7 @@ from .core import check_real
 # %% ../nbs/00_neurons.ipynb #693ad53f
 # IEEE semantics (1/0 = inf, never an exception) and no reference counting of arrays (see below)
 _jit = njit(cache=True, error_model="numpy", _nrt=False)
-_alloc_jit = njit(cache=True, error_model="numpy")  # the few kernels that allocate arrays (numba's runtime, NRT)
+_alloc_jit = njit(cache=True, error_model="numpy", _nrt=True)  # the few that allocate arrays or call one that does
 
 # %% ../nbs/00_neurons.ipynb #f8f9fa30
 @_jit

@@ -71,3 +71,25 @@ def test_per_event_kernels_run_without_reference_counting():
     f = neurons._jit(lambda a, i: a[i : i + 3].sum())  # a fresh kernel of the same decorator, with a view of an array
     assert f(np.arange(5.0), 1) == 6.0
     assert "NRT_incref" not in next(iter(f.inspect_llvm().values()))
+
+
+def test_kernels_without_runtime_call_no_allocating_kernel():
+    """A kernel compiled without numba's runtime must not call one that allocates: numba would compile the callee
+    without the runtime too (flags are inherited unless set), which fails to type `np.zeros` and friends (seen only
+    with an empty cache and another compile order: chapter 04 on a generic CPU), or leaks the returned array."""
+    import ast
+    from pathlib import Path
+
+    info = {}
+    for path in sorted(Path(tk.__file__).parent.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.decorator_list:
+                decs = {ast.unparse(d).split("(")[0] for d in node.decorator_list}
+                calls = {getattr(n.func, "id", getattr(n.func, "attr", None)) for n in ast.walk(node)
+                         if isinstance(n, ast.Call)}
+                info[node.name] = (path.name, decs, calls)
+    without = {k for k, (_, d, _) in info.items() if d & {"_jit", "kernel_jit", "inline_jit"}}
+    allocating = {k for k, (_, d, _) in info.items() if d & {"_alloc_jit", "njit"}}
+    assert len(without) > 50 and len(allocating) > 10  # the scan sees the kernels
+    bad = {k: sorted(info[k][2] & allocating) for k in without if info[k][2] & allocating}
+    assert not bad, bad
